@@ -1,0 +1,221 @@
+#!/usr/bin/env bash
+# Installs msb from this checkout into $MSB_HOME (default ~/.microsandbox): finds or installs the
+# pinned Bun, builds dist/msb, installs it as $MSB_HOME/bin/msb, copies libkrun and libkrunfw
+# into $MSB_HOME/lib when this host has them, adds $MSB_HOME/bin to PATH in the shell rc, and
+# ends with `msb doctor`. Offline: nothing is downloaded except Bun from the npm registry.
+# Safe to re-run: every step checks what is already there.
+#
+# Usage: bash scripts/setup.sh [--no-modify-path]
+set -euo pipefail
+
+MODIFY_PATH=1
+for arg in "$@"; do
+  case "$arg" in
+    --no-modify-path) MODIFY_PATH=0 ;;
+    -h | --help)
+      sed -n '2,8p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'
+      exit 0
+      ;;
+    *)
+      echo "setup: unknown option $arg (usage: bash scripts/setup.sh [--no-modify-path])" >&2
+      exit 2
+      ;;
+  esac
+done
+
+REPO_ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+MSB_HOME="${MSB_HOME:-$HOME/.microsandbox}"
+TOOLS_DIR="$MSB_HOME/tools"
+export MSB_HOME
+
+say() { printf '%s\n' "$*"; }
+die() {
+  printf 'setup: error: %s\n' "$*" >&2
+  exit 1
+}
+
+# The "bun" entry of devDependencies in package.json, e.g. 1.4.5.
+pinned_bun_version() {
+  sed -n '/"devDependencies"/,/}/p' "$REPO_ROOT/package.json" |
+    sed -n 's/^[[:space:]]*"bun":[[:space:]]*"\([^"]*\)".*/\1/p'
+}
+
+# Prints the first candidate whose `--version` is exactly the pinned one.
+first_bun_with_version() {
+  local want="$1" candidate
+  shift
+  for candidate in "$@"; do
+    [ -x "$candidate" ] || continue
+    if [ "$("$candidate" --version 2>/dev/null || true)" = "$want" ]; then
+      printf '%s\n' "$candidate"
+      return 0
+    fi
+  done
+  return 1
+}
+
+bun_platform() {
+  case "$(uname -m)" in
+    x86_64 | amd64) echo "linux-x64" ;;
+    aarch64 | arm64) echo "linux-aarch64" ;;
+    *) die "unsupported CPU $(uname -m): Bun ships for x86-64 and arm64" ;;
+  esac
+}
+
+# Bun on PATH, or a copy installed earlier under $MSB_HOME/tools. npm may skip bun's postinstall
+# (which moves the platform binary into place), so the platform package's bin/bun counts too.
+find_bun() {
+  local want="$1" candidates
+  candidates=("$(command -v bun || true)" "$TOOLS_DIR/node_modules/.bin/bun" "$TOOLS_DIR/node_modules/bun/bin/bun.exe")
+  shopt -s nullglob
+  candidates+=("$TOOLS_DIR"/node_modules/@oven/bun-"$BUN_PLATFORM"*/bin/bun)
+  shopt -u nullglob
+  first_bun_with_version "$want" "${candidates[@]}"
+}
+
+install_bun() {
+  local want="$1"
+  command -v node >/dev/null 2>&1 || die "node not found: installing Bun $want needs Node.js and npm (apt-get install nodejs npm), or put bun $want on PATH"
+  command -v npm >/dev/null 2>&1 || die "npm not found: installing Bun $want needs npm (apt-get install npm), or put bun $want on PATH"
+  say "Installing Bun $want into $TOOLS_DIR (npm) ..."
+  mkdir -p "$TOOLS_DIR"
+  npm install --prefix "$TOOLS_DIR" --no-audit --no-fund --update-notifier=false --loglevel=error "bun@$want" >&2 ||
+    die "npm install bun@$want failed (is the npm registry reachable?)"
+}
+
+# Copies $1 to $2 through a temporary file in the same directory, so readers never see half a file.
+install_file_atomically() {
+  local source="$1" target="$2" mode="$3" temporary
+  temporary="$(dirname "$target")/.$(basename "$target").tmp.$$"
+  cp -f "$source" "$temporary"
+  chmod "$mode" "$temporary"
+  mv -f "$temporary" "$target"
+}
+
+# Where this host has `soname`: the env variable (a file or a directory), ldconfig's cache, or the
+# usual library directories. Prints nothing when it is not installed.
+find_library() {
+  local soname="$1" from_env="$2" dir ldconfig_bin
+  if [ -n "$from_env" ]; then
+    [ -d "$from_env" ] && from_env="$from_env/$soname"
+    if [ -e "$from_env" ]; then
+      printf '%s\n' "$from_env"
+      return 0
+    fi
+    say "warning: $from_env does not exist; looking for $soname elsewhere" >&2
+  fi
+  ldconfig_bin="$(command -v ldconfig || echo /sbin/ldconfig)"
+  if [ -x "$ldconfig_bin" ]; then
+    dir="$("$ldconfig_bin" -p 2>/dev/null | awk -v so="$soname" '$1 == so { print $NF; exit }')"
+    if [ -n "$dir" ] && [ -e "$dir" ]; then
+      printf '%s\n' "$dir"
+      return 0
+    fi
+  fi
+  for dir in /usr/lib64 /usr/lib/x86_64-linux-gnu /usr/lib/aarch64-linux-gnu /usr/lib /usr/local/lib64 /usr/local/lib; do
+    if [ -e "$dir/$soname" ]; then
+      printf '%s\n' "$dir/$soname"
+      return 0
+    fi
+  done
+  return 1
+}
+
+# Puts the real file of `soname` into $MSB_HOME/lib with the soname symlink next to it.
+install_library() {
+  local name="$1" soname="$2" env_name="$3" source real base lib_dir="$MSB_HOME/lib" old
+  if ! source="$(find_library "$soname" "${!env_name:-}")"; then
+    if [ -e "$lib_dir/$soname" ]; then
+      say "$name: keeping $(readlink -f "$lib_dir/$soname")"
+      return 0
+    fi
+    say "$name not found: VM sandboxes need it; set $env_name=/path/$soname or install it; the namespace backend works without it"
+    return 0
+  fi
+  real="$(readlink -f "$source")"
+  base="$(basename "$real")"
+  [[ "$base" == "$soname".* ]] || base="$soname"
+  if [ "$(readlink -f "$lib_dir/$soname" || true)" = "$lib_dir/$base" ] && cmp -s "$real" "$lib_dir/$base"; then
+    say "$name: $lib_dir/$base is up to date (from $real)"
+    return 0
+  fi
+  mkdir -p "$lib_dir"
+  install_file_atomically "$real" "$lib_dir/$base" 0755
+  if [ "$base" != "$soname" ]; then
+    ln -sfn "$base" "$lib_dir/.$soname.tmp.$$"
+    mv -fT "$lib_dir/.$soname.tmp.$$" "$lib_dir/$soname"
+  fi
+  for old in "$lib_dir/$soname".*; do
+    if [ -e "$old" ] && [ "$(basename "$old")" != "$base" ]; then rm -f "$old"; fi
+  done
+  say "$name: installed $real as $lib_dir/$base"
+}
+
+shell_rc_file() {
+  case "$(basename "${SHELL:-}")" in
+    bash) echo "$HOME/.bashrc" ;;
+    zsh) echo "${ZDOTDIR:-$HOME}/.zshrc" ;;
+    *) echo "$HOME/.profile" ;;
+  esac
+}
+
+RC_BEGIN="# >>> msb (added by scripts/setup.sh) >>>"
+RC_END="# <<< msb <<<"
+
+# Writes the PATH block once; a block left by an earlier MSB_HOME is replaced, not duplicated.
+add_bin_to_path() {
+  local rc block current
+  rc="$(shell_rc_file)"
+  block="$(printf '%s\nexport PATH="%s:$PATH"\n%s' "$RC_BEGIN" "$MSB_HOME/bin" "$RC_END")"
+  touch "$rc"
+  current="$(awk -v b="$RC_BEGIN" -v e="$RC_END" '$0 == b { on = 1 } on { print } $0 == e { on = 0 }' "$rc")"
+  if [ "$current" = "$block" ]; then
+    say "PATH: $rc already adds $MSB_HOME/bin"
+    return 0
+  fi
+  if [ -n "$current" ]; then
+    awk -v b="$RC_BEGIN" -v e="$RC_END" '$0 == b { skip = 1 } !skip { print } $0 == e { skip = 0 }' "$rc" >"$rc.msb-tmp"
+    cat "$rc.msb-tmp" >"$rc"
+    rm -f "$rc.msb-tmp"
+  fi
+  printf '\n%s\n' "$block" >>"$rc"
+  say "PATH: added $MSB_HOME/bin in $rc (open a new shell to use it)"
+}
+
+main() {
+  local want bun
+  BUN_PLATFORM="$(bun_platform)"
+  want="$(pinned_bun_version)"
+  [ -n "$want" ] || die "no \"bun\" version in devDependencies of $REPO_ROOT/package.json"
+  if ! bun="$(find_bun "$want")"; then
+    install_bun "$want"
+    bun="$(find_bun "$want")" || die "Bun $want was installed under $TOOLS_DIR but no working bun binary was found there"
+  fi
+  say "Bun $want: $bun"
+
+  cd "$REPO_ROOT"
+  PATH="$(dirname "$bun"):$PATH"
+  export PATH
+  "$bun" install --frozen-lockfile
+  "$bun" run build
+  [ -x dist/msb ] || die "the build did not produce dist/msb"
+
+  mkdir -p "$MSB_HOME/bin"
+  install_file_atomically dist/msb "$MSB_HOME/bin/msb" 0755
+  say "msb: installed $MSB_HOME/bin/msb ($("$MSB_HOME/bin/msb" --version))"
+
+  install_library libkrunfw libkrunfw.so.5 MSB_LIBKRUNFW
+  install_library libkrun libkrun.so.1 MSB_LIBKRUN
+
+  if [ "$MODIFY_PATH" = 1 ]; then
+    add_bin_to_path
+  else
+    say "PATH: left alone (--no-modify-path); add $MSB_HOME/bin to PATH yourself"
+  fi
+
+  say ""
+  say "msb doctor:"
+  "$MSB_HOME/bin/msb" doctor || true
+}
+
+main

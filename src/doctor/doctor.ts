@@ -1,0 +1,36 @@
+// `msb doctor` as data: runs every host check and says which isolation backends can run. Never
+// prints and never starts a VM; the command file renders the report.
+import type { MsbPaths } from "../paths.ts";
+import { checkFilesystem, checkFreeDisk, checkLoopDevices, checkMkfsExt4, checkRoot } from "./host-checks.ts";
+import { hostProbe } from "./host-probe.ts";
+import type { CheckScope, DoctorCheck, DoctorProbe, DoctorReport } from "./types.ts";
+import { checkKvm, checkLibkrun, checkLibkrunfw } from "./vm-checks.ts";
+
+export async function runDoctor(paths: MsbPaths, probe: DoctorProbe = hostProbe()): Promise<DoctorReport> {
+  const checks = [
+    checkKvm(probe),
+    checkLibkrun(probe, paths.lib),
+    checkLibkrunfw(probe, paths.lib),
+    checkRoot(probe),
+    checkLoopDevices(probe),
+    checkFilesystem(probe, "erofs"),
+    checkFilesystem(probe, "overlay"),
+    checkMkfsExt4(probe),
+    checkFreeDisk(probe, paths.home),
+  ];
+  return {
+    home: paths.home,
+    checks,
+    vmReady: readyFor(checks, "vm"),
+    namespaceReady: readyFor(checks, "namespace"),
+  };
+}
+
+/** Checks that keep `backend` from running (its own and the shared ones that fail). */
+export function blockers(checks: DoctorCheck[], backend: Exclude<CheckScope, "all">): DoctorCheck[] {
+  return checks.filter((check) => !check.ok && (check.required === backend || check.required === "all"));
+}
+
+function readyFor(checks: DoctorCheck[], backend: Exclude<CheckScope, "all">): boolean {
+  return blockers(checks, backend).length === 0;
+}

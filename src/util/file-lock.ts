@@ -1,0 +1,70 @@
+// Advisory locks (flock) on files under MSB_HOME/locks, so two msb processes never write the
+// same blob, image or store row at once. The kernel drops a lock when its holder dies, so a
+// crashed process never leaves the store locked.
+import { closeSync, mkdirSync, openSync } from "node:fs";
+import { dirname } from "node:path";
+import { lastErrno, LOCK_EX, LOCK_NB, LOCK_SH, LOCK_UN, libcSymbols } from "../../ffi/libc.ts";
+import { MsbError, SyscallError } from "../errors.ts";
+
+const EWOULDBLOCK = 11;
+const EINTR = 4;
+
+export interface FileLock {
+  release(): void;
+}
+
+export interface LockOptions {
+  shared?: boolean;
+  /** Give up after this many milliseconds (default: wait forever). */
+  timeoutMs?: number;
+  /** Called once when the lock is busy, so a caller can say what it waits for. */
+  onWait?: () => void;
+}
+
+export async function acquireLock(path: string, options: LockOptions = {}): Promise<FileLock> {
+  mkdirSync(dirname(path), { recursive: true });
+  const fd = openSync(path, "a+", 0o600);
+  const mode = (options.shared ? LOCK_SH : LOCK_EX) | LOCK_NB;
+  const started = Date.now();
+  let delay = 5;
+  let announced = false;
+  for (;;) {
+    if (libcSymbols().flock(fd, mode) === 0) break;
+    const errno = lastErrno();
+    if (errno !== EWOULDBLOCK && errno !== EINTR) {
+      closeSync(fd);
+      throw new SyscallError("flock", errno, path);
+    }
+    if (!announced) {
+      options.onWait?.();
+      announced = true;
+    }
+    if (options.timeoutMs !== undefined && Date.now() - started > options.timeoutMs) {
+      closeSync(fd);
+      throw new MsbError(`timed out waiting for the lock ${path}`, {
+        code: "conflict",
+        hint: "another msb process is working on the same item; retry when it finishes",
+      });
+    }
+    await Bun.sleep(delay);
+    delay = Math.min(delay * 2, 200);
+  }
+  let held = true;
+  return {
+    release() {
+      if (!held) return;
+      held = false;
+      libcSymbols().flock(fd, LOCK_UN);
+      closeSync(fd);
+    },
+  };
+}
+
+export async function withLock<T>(path: string, fn: () => Promise<T>, options?: LockOptions): Promise<T> {
+  const lock = await acquireLock(path, options);
+  try {
+    return await fn();
+  } finally {
+    lock.release();
+  }
+}

@@ -1,0 +1,232 @@
+// A recording stand-in for libkrun.so.1 (and libkrunfw.so.5), generated as C and compiled with the
+// host's cc. Every function appends one JSON line {"fn": name, "args": [...]} to a log file whose
+// path is compiled in, so contract tests can check each argument the FFI layer passes without
+// KVM. Extend STUB_PARAMS when ffi/libkrun.ts grows; stubLibkrunSource refuses unknown symbols.
+import { mkdirSync, readFileSync, symlinkSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { LIBKRUN_CORE, LIBKRUN_GROUPS, type LibkrunGroup } from "../../ffi/libkrun.ts";
+
+/** How the stub logs a parameter: numbers as JSON numbers, strings and string arrays as JSON. */
+export type StubParam = "u8" | "u32" | "i32" | "u64" | "usize" | "bool" | "str" | "strv" | "mac" | "data";
+
+const C_TYPES: Record<StubParam, string> = {
+  u8: "uint8_t",
+  u32: "uint32_t",
+  i32: "int32_t",
+  u64: "uint64_t",
+  usize: "size_t",
+  bool: "bool",
+  str: "const char *",
+  strv: "const char *const *",
+  mac: "const uint8_t *",
+  data: "const uint8_t *",
+};
+
+export const STUB_PARAMS: Record<string, StubParam[]> = {
+  krun_set_log_level: ["u32"],
+  krun_init_log: ["i32", "u32", "u32", "u32"],
+  krun_create_ctx: [],
+  krun_free_ctx: ["u32"],
+  krun_set_vm_config: ["u32", "u8", "u32"],
+  krun_set_root: ["u32", "str"],
+  krun_add_virtiofs: ["u32", "str", "str"],
+  krun_add_virtiofs2: ["u32", "str", "str", "u64"],
+  krun_set_exec: ["u32", "str", "strv", "strv"],
+  krun_set_env: ["u32", "strv"],
+  krun_set_workdir: ["u32", "str"],
+  krun_set_rlimits: ["u32", "strv"],
+  krun_set_port_map: ["u32", "strv"],
+  krun_add_vsock_port: ["u32", "u32", "str"],
+  krun_add_vsock_port2: ["u32", "u32", "str", "bool"],
+  krun_set_console_output: ["u32", "str"],
+  krun_set_kernel: ["u32", "str", "u32", "str", "str"],
+  krun_setuid: ["u32", "u32"],
+  krun_setgid: ["u32", "u32"],
+  krun_start_enter: ["u32"],
+  krun_add_disk: ["u32", "str", "str", "bool"],
+  krun_add_disk2: ["u32", "str", "str", "u32", "bool"],
+  krun_add_disk3: ["u32", "str", "str", "u32", "bool", "bool", "u32"],
+  krun_add_net_unixstream: ["u32", "str", "i32", "mac", "u32", "u32"],
+  krun_add_net_unixgram: ["u32", "str", "i32", "mac", "u32", "u32"],
+  krun_disable_implicit_console: ["u32"],
+  krun_add_virtio_console_default: ["u32", "i32", "i32", "i32"],
+  krun_set_kernel_console: ["u32", "str"],
+  krun_add_virtio_console_multiport: ["u32"],
+  krun_add_console_port_inout: ["u32", "u32", "str", "i32", "i32"],
+  krun_add_console_port_tty: ["u32", "u32", "str", "i32"],
+  krun_disable_implicit_vsock: ["u32"],
+  krun_add_vsock: ["u32", "u32"],
+  krun_has_feature: ["u64"],
+  krun_add_virtiofs3: ["u32", "str", "str", "u64", "bool"],
+  krun_fs_add_overlay_file: ["u32", "str", "str", "data", "usize", "u32", "bool"],
+  krun_fs_add_overlay_dir: ["u32", "str", "str", "u32"],
+  krun_disable_implicit_init: ["u32"],
+};
+
+export interface StubLibkrunOptions {
+  /** File the stub appends its JSON lines to. */
+  logPath: string;
+  /** Optional groups to export besides the core; "all" for every group in ffi/libkrun.ts. */
+  groups: LibkrunGroup[] | "all";
+  /** krun_has_feature results by feature number; others return -EINVAL (-22). */
+  features?: Record<number, number>;
+  /** Fixed return values by symbol (default 0; krun_create_ctx counts up from 0). */
+  returns?: Record<string, number>;
+  /** krun_start_enter never returns in libkrun: the stub _exits with this status. */
+  startExitCode?: number;
+}
+
+export interface StubCall {
+  fn: string;
+  args: (number | boolean | string | string[] | null)[];
+}
+
+export function stubLibkrunSource(options: StubLibkrunOptions): string {
+  const groups = options.groups === "all" ? (Object.keys(LIBKRUN_GROUPS) as LibkrunGroup[]) : options.groups;
+  const symbols = [LIBKRUN_CORE, ...groups.map((group) => LIBKRUN_GROUPS[group])].flatMap((table) =>
+    Object.keys(table),
+  );
+  const functions = symbols.map((symbol) => stubFunction(symbol, options));
+  return [C_PRELUDE.replace("@LOG@", JSON.stringify(options.logPath)), ...functions].join("\n");
+}
+
+function stubFunction(symbol: string, options: StubLibkrunOptions): string {
+  const params = STUB_PARAMS[symbol];
+  if (params === undefined) throw new Error(`stub-libkrun: no STUB_PARAMS entry for ${symbol}`);
+  const declared = params.map((param, index) => `${C_TYPES[param]} a${index}`).join(", ") || "void";
+  const logged = params.map((param, index) => `  put_${param}(f, a${index});`).join("\n  fputc(',', f);\n");
+  const fixed = options.returns?.[symbol];
+  let result = `return ${fixed ?? 0};`;
+  if (fixed === undefined && symbol === "krun_create_ctx") result = "return next_ctx++;";
+  if (symbol === "krun_has_feature") result = featureSwitch(options.features ?? {});
+  if (symbol === "krun_start_enter") result = `_exit(${options.startExitCode ?? 0});`;
+  return `int32_t ${symbol}(${declared}) {
+  FILE *f = open_log("${symbol}");
+${logged}
+  close_log(f);
+  ${result}
+}`;
+}
+
+function featureSwitch(features: Record<number, number>): string {
+  const cases = Object.entries(features).map(([feature, value]) => `case ${feature}: return ${value};`);
+  return `switch (a0) { ${cases.join(" ")} default: return -22; }`;
+}
+
+const C_PRELUDE = `#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <unistd.h>
+
+static int32_t next_ctx = 0;
+
+static FILE *open_log(const char *fn) {
+  FILE *f = fopen(@LOG@, "a");
+  fprintf(f, "{\\"fn\\":\\"%s\\",\\"args\\":[", fn);
+  return f;
+}
+static void close_log(FILE *f) { fputs("]}\\n", f); fclose(f); }
+static void put_u8(FILE *f, uint8_t v) { fprintf(f, "%u", (unsigned)v); }
+static void put_u32(FILE *f, uint32_t v) { fprintf(f, "%u", v); }
+static void put_i32(FILE *f, int32_t v) { fprintf(f, "%d", v); }
+static void put_u64(FILE *f, uint64_t v) { fprintf(f, "%llu", (unsigned long long)v); }
+static void put_usize(FILE *f, size_t v) { fprintf(f, "%zu", v); }
+static void put_bool(FILE *f, bool v) { fputs(v ? "true" : "false", f); }
+static void put_str(FILE *f, const char *s) {
+  if (!s) { fputs("null", f); return; }
+  fputc('"', f);
+  for (; *s; s++) {
+    unsigned char c = (unsigned char)*s;
+    if (c == '"' || c == '\\\\') fprintf(f, "\\\\%c", c);
+    else if (c < 0x20) fprintf(f, "\\\\u%04x", c);
+    else fputc(c, f);
+  }
+  fputc('"', f);
+}
+static void put_strv(FILE *f, const char *const *v) {
+  if (!v) { fputs("null", f); return; }
+  fputc('[', f);
+  for (int i = 0; v[i] && i < 4096; i++) { if (i) fputc(',', f); put_str(f, v[i]); }
+  fputc(']', f);
+}
+static void put_mac(FILE *f, const uint8_t *m) {
+  if (!m) { fputs("null", f); return; }
+  fprintf(f, "\\"%02x:%02x:%02x:%02x:%02x:%02x\\"", m[0], m[1], m[2], m[3], m[4], m[5]);
+}
+static void put_data(FILE *f, const uint8_t *d) { fputs(d ? "\\"data\\"" : "null", f); }
+`;
+
+const LIBKRUNFW_SOURCE = `#include <stddef.h>
+static char kernel[4096] __attribute__((aligned(4096)));
+int krunfw_get_version(void) { return @ABI@; }
+char *krunfw_get_kernel(size_t *load_addr, size_t *entry_addr, size_t *size) {
+  *load_addr = 0x1000000; *entry_addr = 0x1000000; *size = sizeof(kernel);
+  return kernel;
+}
+`;
+
+/** The C compiler to use, or undefined (then contract tests skip with a printed reason). */
+export function findCCompiler(): string | undefined {
+  return ["cc", "gcc", "clang"].map((name) => Bun.which(name)).find((path) => path !== null) ?? undefined;
+}
+
+/**
+ * Compiles `source` into dir/<realName> with soname `soname`, plus the `soname` symlink, the way
+ * distributions install libraries. Returns the symlink path.
+ */
+export async function compileSharedLibrary(
+  compiler: string,
+  dir: string,
+  soname: string,
+  realName: string,
+  source: string,
+): Promise<string> {
+  mkdirSync(dir, { recursive: true });
+  const sourcePath = join(dir, `${realName}.c`);
+  writeFileSync(sourcePath, source);
+  const output = join(dir, realName);
+  const build = Bun.spawnSync([
+    compiler,
+    "-shared",
+    "-fPIC",
+    `-Wl,-soname,${soname}`,
+    "-o",
+    output,
+    sourcePath,
+  ]);
+  if (build.exitCode !== 0) throw new Error(`${compiler} failed: ${build.stderr.toString()}`);
+  if (realName !== soname) symlinkSync(realName, join(dir, soname));
+  return join(dir, soname);
+}
+
+/** Builds the stub libkrun as dir/libkrun.so.1.19.7 with the libkrun.so.1 symlink. */
+export function compileStubLibkrun(
+  compiler: string,
+  dir: string,
+  options: StubLibkrunOptions,
+): Promise<string> {
+  return compileSharedLibrary(compiler, dir, "libkrun.so.1", "libkrun.so.1.19.7", stubLibkrunSource(options));
+}
+
+/** A libkrunfw stand-in whose krunfw_get_version returns `abi`. */
+export function stubLibkrunfwSource(abi: number): string {
+  return LIBKRUNFW_SOURCE.replace("@ABI@", String(abi));
+}
+
+/** Builds dir/libkrunfw.so.5.4.0 with the libkrunfw.so.5 symlink. */
+export function compileStubLibkrunfw(compiler: string, dir: string): Promise<string> {
+  return compileSharedLibrary(compiler, dir, "libkrunfw.so.5", "libkrunfw.so.5.4.0", stubLibkrunfwSource(5));
+}
+
+export function readStubCalls(logPath: string): StubCall[] {
+  let text: string;
+  try {
+    text = readFileSync(logPath, "utf8");
+  } catch {
+    return [];
+  }
+  return text
+    .split("\n")
+    .filter((line) => line !== "")
+    .map((line) => JSON.parse(line) as StubCall);
+}

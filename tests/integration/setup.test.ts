@@ -1,0 +1,152 @@
+// scripts/setup.sh end to end with a temporary HOME and MSB_HOME: it builds and installs msb,
+// copies libkrun/libkrunfw (recording stand-ins when a C compiler exists), writes the PATH block
+// once, and a second run changes nothing.
+import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import {
+  existsSync,
+  lstatSync,
+  mkdirSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  readlinkSync,
+  rmSync,
+  writeFileSync,
+} from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import pkg from "../../package.json" with { type: "json" };
+import { compileStubLibkrun, compileStubLibkrunfw, findCCompiler } from "../helpers/stub-libkrun.ts";
+
+const REPO = join(import.meta.dir, "../..");
+const root = mkdtempSync(join(tmpdir(), "msb-setup-"));
+const compiler = findCCompiler();
+const stubLibs = join(root, "stub-libs");
+
+beforeAll(async () => {
+  if (compiler === undefined) return;
+  await compileStubLibkrun(compiler, stubLibs, {
+    logPath: join(root, "calls.jsonl"),
+    groups: "all",
+    features: { 0: 1, 1: 1 },
+  });
+  await compileStubLibkrunfw(compiler, stubLibs);
+});
+afterAll(() => rmSync(root, { recursive: true, force: true }));
+
+interface SetupRun {
+  exitCode: number;
+  output: string;
+}
+
+function runSetup(
+  home: string,
+  msbHome: string,
+  options: { args?: string[]; env?: Record<string, string> } = {},
+): SetupRun {
+  const child = Bun.spawnSync(["bash", join(REPO, "scripts/setup.sh"), ...(options.args ?? [])], {
+    cwd: root,
+    env: {
+      PATH: `${join(REPO, "node_modules/.bin")}:${process.env.PATH ?? "/usr/bin:/bin"}`,
+      HOME: home,
+      MSB_HOME: msbHome,
+      SHELL: "/bin/bash",
+      NO_COLOR: "1",
+      ...options.env,
+    },
+  });
+  return { exitCode: child.exitCode, output: child.stdout.toString() + child.stderr.toString() };
+}
+
+function freshHome(name: string): { home: string; msbHome: string } {
+  const home = join(root, name, "home");
+  mkdirSync(home, { recursive: true });
+  return { home, msbHome: join(root, name, "msb") };
+}
+
+/** Names, sizes and symlink targets under `dir`, to compare two runs. */
+function tree(dir: string): string[] {
+  return readdirSync(dir, { recursive: true, encoding: "utf8" })
+    .sort()
+    .map((entry) => {
+      const stats = lstatSync(join(dir, entry));
+      if (stats.isSymbolicLink()) return `${entry} -> ${readlinkSync(join(dir, entry))}`;
+      return stats.isDirectory() ? `${entry}/` : `${entry} ${stats.size}`;
+    });
+}
+
+function msbVersion(msbHome: string): string {
+  return Bun.spawnSync([join(msbHome, "bin/msb"), "--version"])
+    .stdout.toString()
+    .trim();
+}
+
+describe("scripts/setup.sh", () => {
+  test("installs msb and the libraries, and a second run changes nothing (--no-modify-path)", () => {
+    const { home, msbHome } = freshHome("no-path");
+    const libraries: Record<string, string> =
+      compiler === undefined ? {} : { MSB_LIBKRUN: join(stubLibs, "libkrun.so.1"), MSB_LIBKRUNFW: stubLibs };
+    if (compiler === undefined) {
+      console.warn("skip: setup library copy: no C compiler to build stand-in libraries");
+    }
+
+    const first = runSetup(home, msbHome, { args: ["--no-modify-path"], env: libraries });
+    expect(first).toMatchObject({ exitCode: 0 });
+    expect(msbVersion(msbHome)).toBe(`msb ${pkg.version}`);
+    expect(first.output).toContain("msb doctor:");
+    expect(first.output).toContain("VM sandboxes");
+    for (const rc of [".bashrc", ".zshrc", ".profile"]) expect(existsSync(join(home, rc))).toBe(false);
+    if (compiler !== undefined) {
+      expect(readlinkSync(join(msbHome, "lib/libkrun.so.1"))).toBe("libkrun.so.1.19.7");
+      expect(readlinkSync(join(msbHome, "lib/libkrunfw.so.5"))).toBe("libkrunfw.so.5.4.0");
+      expect(first.output).toContain("✓ libkrun");
+    }
+    const installed = tree(msbHome);
+
+    const second = runSetup(home, msbHome, { args: ["--no-modify-path"], env: libraries });
+    expect(second).toMatchObject({ exitCode: 0 });
+    expect(tree(msbHome)).toEqual(installed);
+    expect(msbVersion(msbHome)).toBe(`msb ${pkg.version}`);
+    if (compiler !== undefined) {
+      expect(second.output).toContain(`libkrun: ${msbHome}/lib/libkrun.so.1.19.7 is up to date`);
+    }
+  });
+
+  test("says what is missing and carries on when libkrun is nowhere", () => {
+    const { home, msbHome } = freshHome("no-libs");
+    const run = runSetup(home, msbHome, {
+      args: ["--no-modify-path"],
+      env: { MSB_LIBKRUN: join(root, "nowhere"), MSB_LIBKRUNFW: join(root, "nowhere") },
+    });
+    expect(run).toMatchObject({ exitCode: 0 });
+    expect(run.output).toContain(`warning: ${join(root, "nowhere")} does not exist`);
+    const systemHasLibkrun =
+      Bun.spawnSync(["sh", "-c", "ldconfig -p 2>/dev/null | grep -q 'libkrun.so.1 '"]).exitCode === 0;
+    if (!systemHasLibkrun) {
+      expect(run.output).toContain(
+        "libkrun not found: VM sandboxes need it; set MSB_LIBKRUN=/path/libkrun.so.1 or install it; " +
+          "the namespace backend works without it",
+      );
+    }
+  });
+
+  test("writes the PATH block into the shell's rc file exactly once", () => {
+    const { home, msbHome } = freshHome("with-path");
+    writeFileSync(join(home, ".bashrc"), "alias ll='ls -l'\n");
+    expect(runSetup(home, msbHome)).toMatchObject({ exitCode: 0 });
+    expect(runSetup(home, msbHome)).toMatchObject({ exitCode: 0 });
+    const bashrc = readFileSync(join(home, ".bashrc"), "utf8");
+    expect(bashrc.startsWith("alias ll='ls -l'\n")).toBe(true);
+    expect(bashrc.split("# >>> msb").length - 1).toBe(1);
+    expect(bashrc).toContain(`export PATH="${msbHome}/bin:$PATH"`);
+
+    const movedHome = join(root, "with-path", "msb-moved");
+    expect(runSetup(home, movedHome, { env: { SHELL: "/usr/bin/zsh" } })).toMatchObject({ exitCode: 0 });
+    expect(readFileSync(join(home, ".zshrc"), "utf8")).toContain(`export PATH="${movedHome}/bin:$PATH"`);
+    expect(runSetup(home, movedHome, { env: { SHELL: "/bin/bash" } })).toMatchObject({ exitCode: 0 });
+    const updated = readFileSync(join(home, ".bashrc"), "utf8");
+    expect(updated.split("# >>> msb").length - 1).toBe(1);
+    expect(updated).toContain(`export PATH="${movedHome}/bin:$PATH"`);
+    expect(updated).not.toContain(`export PATH="${msbHome}/bin:$PATH"`);
+  });
+});
