@@ -19,7 +19,11 @@ interface CommandEntry {
 }
 
 const COMMANDS: Record<string, CommandEntry> = {
-  pull: { group: "Images", description: "Pull an image from a registry", load: () => import("./commands/pull.ts") },
+  pull: {
+    group: "Images",
+    description: "Pull an image from a registry",
+    load: () => import("./commands/pull.ts"),
+  },
   load: {
     group: "Images",
     description: "Load images from a docker-save or OCI layout archive",
@@ -44,7 +48,14 @@ const COMMANDS: Record<string, CommandEntry> = {
   },
 };
 
-const GROUP_ORDER: CommandEntry["group"][] = ["Sandboxes", "Images", "Volumes", "Registries", "Install", "System"];
+const GROUP_ORDER: CommandEntry["group"][] = [
+  "Sandboxes",
+  "Images",
+  "Volumes",
+  "Registries",
+  "Install",
+  "System",
+];
 
 export const VERSION: string = pkg.version;
 
@@ -110,7 +121,10 @@ async function runResolved(command: AnyCommand, path: string[], rawArgs: string[
   if (subCommands && next !== undefined && !next.startsWith("-")) {
     const sub = await findSubCommand(subCommands, next);
     if (!sub) {
-      throw new UsageError(`unknown command 'msb ${path.join(" ")} ${next}'`, `run 'msb ${path.join(" ")} --help'`);
+      throw new UsageError(
+        `unknown command 'msb ${path.join(" ")} ${next}'`,
+        `run 'msb ${path.join(" ")} --help'`,
+      );
     }
     return runResolved(sub.command, [...path, sub.name], rawArgs.slice(1));
   }

@@ -21,8 +21,12 @@ export function positionals(args: { _: string[] }): string[] {
   return args._.filter((value) => value !== "");
 }
 
-// biome-ignore lint/suspicious/noExplicitAny: accepts every command whatever its args.
-export async function rejectUnknownFlags(command: CommandDef<any>, rawArgs: string[], path: string[]): Promise<void> {
+export async function rejectUnknownFlags(
+  // biome-ignore lint/suspicious/noExplicitAny: accepts every command whatever its args.
+  command: CommandDef<any>,
+  rawArgs: string[],
+  path: string[],
+): Promise<void> {
   const definitions = (typeof command.args === "function" ? await command.args() : await command.args) ?? {};
   const known = new Set<string>(["help", "h", "debug"]);
   for (const [name, definition] of Object.entries(definitions as Record<string, ArgDef>)) {
@@ -37,11 +41,16 @@ export async function rejectUnknownFlags(command: CommandDef<any>, rawArgs: stri
   for (const arg of rawArgs) {
     if (arg === "--") break;
     if (!arg.startsWith("-") || arg === "-") continue;
-    const names = arg.startsWith("--") ? [arg.slice(2).split("=")[0] ?? ""] : [...arg.slice(1).split("=")[0]!];
+    const names = arg.startsWith("--")
+      ? [arg.slice(2).split("=")[0] ?? ""]
+      : [...arg.slice(1).split("=")[0]!];
     for (const name of names) {
       if (!known.has(name)) {
         const shown = arg.startsWith("--") ? `--${name}` : `-${name}`;
-        throw new UsageError(`unknown option ${shown} for 'msb ${path.join(" ")}'`, `run 'msb ${path.join(" ")} --help'`);
+        throw new UsageError(
+          `unknown option ${shown} for 'msb ${path.join(" ")}'`,
+          `run 'msb ${path.join(" ")} --help'`,
+        );
       }
     }
   }

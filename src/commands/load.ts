@@ -18,7 +18,10 @@ export default defineCommand({
   async run({ args }) {
     const fromStdin = args.input === undefined || args.input === "-";
     if (fromStdin && process.stdin.isTTY) {
-      throw new UsageError("no archive given and stdin is a terminal", "use 'msb load -i image.tar' or pipe one in");
+      throw new UsageError(
+        "no archive given and stdin is a terminal",
+        "use 'msb load -i image.tar' or pipe one in",
+      );
     }
     if (!fromStdin && !existsSync(args.input as string)) {
       throw new UsageError(`archive not found: ${args.input}`, "check the path given to -i");

@@ -9,7 +9,11 @@ import { pullArgs, quietArgs } from "./_shared.ts";
 export default defineCommand({
   meta: { name: "pull", description: "Pull an image from a registry" },
   args: {
-    reference: { type: "positional", required: true, description: "Image reference, e.g. alpine:3.20 or host:5000/app@sha256:…" },
+    reference: {
+      type: "positional",
+      required: true,
+      description: "Image reference, e.g. alpine:3.20 or host:5000/app@sha256:…",
+    },
     force: { type: "boolean", alias: "f", description: "Download and rebuild even if the image is present" },
     ...pullArgs,
     ...quietArgs,

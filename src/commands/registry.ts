@@ -1,8 +1,8 @@
 // msb registry <login|logout|ls>: credentials for private registries.
 import { defineCommand } from "citty";
+import { UsageError } from "../errors.ts";
 import { listRegistries, loginRegistry, logoutRegistry } from "../image/registry-login.ts";
 import { msbPaths } from "../paths.ts";
-import { UsageError } from "../errors.ts";
 import { renderTable } from "../ui/format.ts";
 import { print, success, warn } from "../ui/output.ts";
 import { promptSecret, readAllStdin } from "../ui/prompt.ts";
@@ -11,7 +11,11 @@ import { quietArgs } from "./_shared.ts";
 const login = defineCommand({
   meta: { name: "login", description: "Store credentials for a registry (verified first)" },
   args: {
-    host: { type: "positional", required: true, description: "Registry host, e.g. ghcr.io or 127.0.0.1:5000" },
+    host: {
+      type: "positional",
+      required: true,
+      description: "Registry host, e.g. ghcr.io or 127.0.0.1:5000",
+    },
     username: { type: "string", alias: "u", description: "User name", required: true },
     passwordStdin: { type: "boolean", description: "Read the password or token from stdin" },
     insecure: { type: "boolean", description: "Allow plain HTTP for this registry" },
@@ -21,7 +25,8 @@ const login = defineCommand({
     const password = args.passwordStdin
       ? (await readAllStdin()).replace(/\r?\n$/, "")
       : await promptSecret("Password/token: ");
-    if (password === "") throw new UsageError("the password is empty", "pass it on stdin with --password-stdin");
+    if (password === "")
+      throw new UsageError("the password is empty", "pass it on stdin with --password-stdin");
     await loginRegistry(msbPaths(), args.host, args.username, password, { insecure: args.insecure });
     success("Logged in", args.host);
   },

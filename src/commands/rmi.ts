@@ -2,9 +2,9 @@
 import { defineCommand } from "citty";
 import { removeImages } from "../image/catalog.ts";
 import { openStore } from "../store/store.ts";
-import { renderError } from "../ui/render-error.ts";
-import { isDebug, success } from "../ui/output.ts";
 import { formatSize } from "../ui/format.ts";
+import { isDebug, success } from "../ui/output.ts";
+import { renderError } from "../ui/render-error.ts";
 import { positionals, quietArgs } from "./_shared.ts";
 
 export default defineCommand({

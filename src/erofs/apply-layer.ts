@@ -31,7 +31,8 @@ export class LayerApplier {
   async apply(entries: AsyncIterable<TarEntry>): Promise<string[]> {
     for await (const entry of entries) await this.applyEntry(entry);
     return [...this.dropped].map(
-      ([what, count]) => `${layerName(this.label)}: dropped xattr ${what} on ${count} entr${count === 1 ? "y" : "ies"}`,
+      ([what, count]) =>
+        `${layerName(this.label)}: dropped xattr ${what} on ${count} entr${count === 1 ? "y" : "ies"}`,
     );
   }
 
@@ -148,7 +149,8 @@ export class LayerApplier {
   private async newSymlink(entry: TarEntry, meta: InodeMeta): Promise<Inode> {
     const target = new TextEncoder().encode(entry.linkname);
     if (target.length === 0) this.fail(entry, "is a symlink with an empty target");
-    if (target.length > MAX_SYMLINK_TARGET) this.fail(entry, `is a symlink with a ${target.length}-byte target`);
+    if (target.length > MAX_SYMLINK_TARGET)
+      this.fail(entry, `is a symlink with a ${target.length}-byte target`);
     const inline = EXTENDED_INODE_SIZE + xattrAreaSize(meta.xattrs) + target.length <= BLOCK_SIZE;
     const blkaddr = inline ? null : await this.data.writeBlocks(target);
     return { kind: "symlink", ...meta, target, blkaddr };

@@ -33,7 +33,8 @@ export class DataArea {
     let written = 0;
     for await (const chunk of body) {
       const toBlocks = Math.max(0, Math.min(chunk.length, blockBytes - written));
-      if (toBlocks > 0) await this.image.write(toBlocks === chunk.length ? chunk : chunk.subarray(0, toBlocks));
+      if (toBlocks === chunk.length) await this.image.write(chunk);
+      else if (toBlocks > 0) await this.image.write(chunk.subarray(0, toBlocks));
       if (toBlocks < chunk.length) await this.spool.write(chunk.subarray(toBlocks));
       written += chunk.length;
     }

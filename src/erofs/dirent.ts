@@ -25,7 +25,9 @@ export function planDirents(dir: DirInode, parent: DirInode): DirentPlan {
     { name: DOT, inode: dir },
     { name: DOTDOT, inode: parent },
   ];
-  for (const [name, child] of dir.children) entries.push({ name: Buffer.from(name, "utf8"), inode: child.inode });
+  for (const [name, child] of dir.children) {
+    entries.push({ name: Buffer.from(name, "utf8"), inode: child.inode });
+  }
   entries.sort((a, b) => Buffer.compare(a.name, b.name));
   const blockStarts = [0];
   let used = 0;

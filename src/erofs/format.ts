@@ -41,7 +41,3 @@ export const S_IFMT = {
 export function encodeRdev(major: number, minor: number): number {
   return ((minor & 0xff) | ((major & 0xfff) << 8) | ((minor & ~0xff) << 12)) >>> 0;
 }
-
-export function blocksFor(bytes: number): number {
-  return Math.ceil(bytes / BLOCK_SIZE);
-}

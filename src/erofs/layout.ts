@@ -2,7 +2,7 @@
 // once), their link counts, compact or extended form, inline or plain data, their nids, and
 // where directory blocks go. Image order: block 0 superblock, data area, metadata area,
 // directory blocks. Nothing is written here; writer.ts replays these decisions.
-import { direntBlockCount, type DirentPlan, planDirents } from "./dirent.ts";
+import { type DirentPlan, direntBlockCount, planDirents } from "./dirent.ts";
 import {
   BLOCK_SIZE,
   COMPACT_INODE_SIZE,

@@ -1,7 +1,13 @@
 // Block 0: 1024 zero bytes, the 128-byte superblock, zeros; checksummed last because the
 // checksum covers the rest of the block (reference/erofs.md §1).
 import { erofsCrc32c } from "./crc32c.ts";
-import { BLOCK_BITS, BLOCK_SIZE, EROFS_MAGIC, FEATURE_COMPAT_SB_CHKSUM, SUPERBLOCK_OFFSET } from "./format.ts";
+import {
+  BLOCK_BITS,
+  BLOCK_SIZE,
+  EROFS_MAGIC,
+  FEATURE_COMPAT_SB_CHKSUM,
+  SUPERBLOCK_OFFSET,
+} from "./format.ts";
 
 export interface SuperblockFields {
   rootNid: number;

@@ -19,7 +19,10 @@ export interface ArchiveMembers {
   cleanup(): void;
 }
 
-export async function spoolArchive(source: AsyncIterable<Uint8Array>, tempRoot: string): Promise<ArchiveMembers> {
+export async function spoolArchive(
+  source: AsyncIterable<Uint8Array>,
+  tempRoot: string,
+): Promise<ArchiveMembers> {
   const dir = join(tempRoot, `load-${process.pid}-${Date.now()}`);
   mkdirSync(dir, { recursive: true });
   const files = new Map<string, ArchiveMember>();
@@ -28,7 +31,8 @@ export async function spoolArchive(source: AsyncIterable<Uint8Array>, tempRoot: 
     let count = 0;
     for await (const entry of readTar(source)) {
       const path = normalize(entry.path);
-      if (entry.type === "symlink") links.set(path, normalize(posix.join(posix.dirname(path), entry.linkname)));
+      if (entry.type === "symlink")
+        links.set(path, normalize(posix.join(posix.dirname(path), entry.linkname)));
       if (entry.type === "hardlink") links.set(path, normalize(entry.linkname));
       if (entry.type !== "file") continue;
       const file = join(dir, String(count++));

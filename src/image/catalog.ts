@@ -1,22 +1,16 @@
 // Reading and removing stored images: the view models behind `images`, `image inspect` and
 // `rmi`, and the garbage collection that frees blobs and roots nothing references any more.
-import { existsSync, readdirSync, rmSync } from "node:fs";
-import { join } from "node:path";
 import { ConflictError, MsbError, NotFoundError } from "../errors.ts";
-import { imageDir } from "../paths.ts";
-import { collectBlobs } from "../store/blob-store.ts";
 import {
   deleteImage,
-  deleteManifest,
   findImage,
   findImagesByDigestPrefix,
   type ImageRecord,
   listImages,
-  orphanManifests,
-  referencedBlobs,
   sandboxesUsingImage,
 } from "../store/image-records.ts";
 import { lockStoreContent, type Store } from "../store/store.ts";
+import { collectGarbage } from "./garbage.ts";
 import { type ImageRuntimeConfig, parseImageConfig } from "./image-config.ts";
 import { formatReference, parseReference } from "./reference.ts";
 
@@ -45,7 +39,10 @@ export function listImageSummaries(store: Store): ImageSummary[] {
 
 export function inspectImage(store: Store, input: string): ImageDetails {
   const record = resolveStoredImage(store, input);
-  const config = parseImageConfig(new TextEncoder().encode(record.manifest.configJson), record.manifest.configDigest);
+  const config = parseImageConfig(
+    new TextEncoder().encode(record.manifest.configJson),
+    record.manifest.configDigest,
+  );
   return {
     ...summarize(record),
     variant: record.manifest.variant,
@@ -107,30 +104,6 @@ export async function removeImages(store: Store, inputs: string[], force: boolea
   } finally {
     lock.release();
   }
-}
-
-/** Call with the content lock held exclusively. Returns the bytes freed. */
-function collectGarbage(store: Store): number {
-  let freed = 0;
-  for (const digest of orphanManifests(store.db)) {
-    deleteManifest(store.db, digest);
-    const dir = imageDir(store.paths, digest);
-    if (existsSync(dir)) {
-      freed += directorySize(dir);
-      rmSync(dir, { recursive: true, force: true });
-    }
-  }
-  freed += collectBlobs(store.paths, referencedBlobs(store.db)).freedBytes;
-  for (const name of existsSync(store.paths.locks) ? readdirSync(store.paths.locks) : []) {
-    if (name.startsWith("blob-") || name.startsWith("image-")) rmSync(join(store.paths.locks, name), { force: true });
-  }
-  return freed;
-}
-
-function directorySize(dir: string): number {
-  let total = 0;
-  for (const name of readdirSync(dir)) total += Bun.file(join(dir, name)).size;
-  return total;
 }
 
 function canonical(input: string): string {

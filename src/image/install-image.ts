@@ -74,7 +74,12 @@ export async function installImage(
 function layerInputs(store: Store, image: ImageToInstall): LayerInput[] {
   return image.layers.map((layer, index) => ({
     label: `layer ${index + 1}/${image.layers.length} (${layer.digest})`,
-    open: () => verifyDiffId(openLayer(blobPath(store.paths, layer.digest), layer.mediaType), image.config.diffIds[index] ?? "", layer.digest),
+    open: () =>
+      verifyDiffId(
+        openLayer(blobPath(store.paths, layer.digest), layer.mediaType),
+        image.config.diffIds[index] ?? "",
+        layer.digest,
+      ),
   }));
 }
 

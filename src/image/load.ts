@@ -7,11 +7,12 @@ import { blobPath } from "../paths.ts";
 import { adoptBlob, sha256Digest, writeBlob } from "../store/blob-store.ts";
 import { lockStoreContent, type Store } from "../store/store.ts";
 import { type ArchiveMember, type ArchiveMembers, spoolArchive } from "./archive-members.ts";
+import { collectAfterFailure } from "./garbage.ts";
 import { parseImageConfig } from "./image-config.ts";
 import { type ImageToInstall, installImage, type StoredLayer } from "./install-image.ts";
+import { MEDIA_TYPES, selectFromIndex } from "./load-oci.ts";
 import { hostPlatform, parsePlatform } from "./platform.ts";
 import { formatReference, parseReference } from "./reference.ts";
-import { MEDIA_TYPES, selectFromIndex } from "./load-oci.ts";
 
 export interface LoadOptions {
   tag?: string;
@@ -49,6 +50,11 @@ export async function loadImages(
       loaded.push({ reference: image.reference, manifestDigest: image.manifestDigest });
     }
     return { images: loaded };
+  } catch (error) {
+    members.cleanup();
+    lock.release();
+    await collectAfterFailure(store);
+    throw error;
   } finally {
     members.cleanup();
     lock.release();
@@ -80,7 +86,11 @@ async function fromDockerSave(
         schemaVersion: 2,
         mediaType: MEDIA_TYPES.ociManifest,
         config: { mediaType: MEDIA_TYPES.ociConfig, digest: configMember.digest, size: configMember.size },
-        layers: layers.map((layer) => ({ mediaType: layer.mediaType, digest: layer.digest, size: layer.size })),
+        layers: layers.map((layer) => ({
+          mediaType: layer.mediaType,
+          digest: layer.digest,
+          size: layer.size,
+        })),
       }),
     );
     const manifestDigest = sha256Digest(manifestBytes);
@@ -104,10 +114,16 @@ async function fromDockerSave(
   return images;
 }
 
-async function fromOciLayout(store: Store, members: ArchiveMembers, options: LoadOptions): Promise<ImageToInstall[]> {
+async function fromOciLayout(
+  store: Store,
+  members: ArchiveMembers,
+  options: LoadOptions,
+): Promise<ImageToInstall[]> {
   const indexText = await members.readText("index.json");
   if (!indexText || !members.get("oci-layout")) {
-    throw invalidArchive("it has neither manifest.json (docker save) nor oci-layout and index.json (OCI layout)");
+    throw invalidArchive(
+      "it has neither manifest.json (docker save) nor oci-layout and index.json (OCI layout)",
+    );
   }
   const platform = options.platform ? parsePlatform(options.platform) : hostPlatform();
   const readBlob = async (digest: string): Promise<Uint8Array> => {
@@ -127,10 +143,15 @@ async function fromOciLayout(store: Store, members: ArchiveMembers, options: Loa
     }>(new TextDecoder().decode(manifestBytes), manifestDigest);
     if (!manifest.config) throw invalidArchive(`manifest ${manifestDigest} has no config`);
     const configBytes = await readBlob(manifest.config.digest);
-    const layers = (manifest.layers ?? []).map((layer) => ({ digest: layer.digest, size: layer.size, mediaType: layer.mediaType }));
+    const layers = (manifest.layers ?? []).map((layer) => ({
+      digest: layer.digest,
+      size: layer.size,
+      mediaType: layer.mediaType,
+    }));
     for (const layer of layers) {
       const member = members.get(`blobs/${layer.digest.replace(":", "/")}`);
-      if (!member || member.digest !== layer.digest) throw invalidArchive(`layer ${layer.digest} is missing or corrupt`);
+      if (!member || member.digest !== layer.digest)
+        throw invalidArchive(`layer ${layer.digest} is missing or corrupt`);
       storeMember(store, member);
     }
     await writeBlob(store.paths, manifestDigest, manifestBytes);
@@ -161,7 +182,8 @@ function storeMember(store: Store, member: ArchiveMember): void {
 async function sniffLayerType(member: ArchiveMember): Promise<string> {
   const head = await Bun.file(member.file).slice(0, 4).bytes();
   if (head[0] === 0x1f && head[1] === 0x8b) return MEDIA_TYPES.layerGzip;
-  if (head[0] === 0x28 && head[1] === 0xb5 && head[2] === 0x2f && head[3] === 0xfd) return MEDIA_TYPES.layerZstd;
+  if (head[0] === 0x28 && head[1] === 0xb5 && head[2] === 0x2f && head[3] === 0xfd)
+    return MEDIA_TYPES.layerZstd;
   return MEDIA_TYPES.layerTar;
 }
 

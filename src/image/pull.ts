@@ -1,18 +1,20 @@
 // `msb pull`: resolve a reference for a platform, download what the store lacks (in parallel,
 // verified, resumable), build the image root and record it. Reports progress through events;
 // never prints.
+
+import { existsSync } from "node:fs";
 import { MsbError } from "../errors.ts";
 import { blobPath } from "../paths.ts";
+import { hasBlob, readSmallBlob, writeBlob } from "../store/blob-store.ts";
 import { findImage } from "../store/image-records.ts";
-import { hasBlob, writeBlob } from "../store/blob-store.ts";
 import { lockItem, lockStoreContent, type Store } from "../store/store.ts";
 import { lookupCredentials } from "./credentials.ts";
+import { collectAfterFailure } from "./garbage.ts";
 import { parseImageConfig } from "./image-config.ts";
 import { installImage, rootfsPath } from "./install-image.ts";
 import { hostPlatform, parsePlatform } from "./platform.ts";
 import { formatReference, parseReference } from "./reference.ts";
-import { RegistryClient, type LayerDescriptor } from "./registry/client.ts";
-import { existsSync } from "node:fs";
+import { type LayerDescriptor, RegistryClient } from "./registry/client.ts";
 
 export interface PullOptions {
   force?: boolean;
@@ -51,13 +53,15 @@ export async function pullImage(
   const client = new RegistryClient({
     insecure: options.insecure,
     credentials: (registry) => lookupCredentials(store.paths, registry),
+    cachedBlob: (digest) => readSmallBlob(store.paths, digest),
   });
   const resolved = await client.resolve(ref, platform);
   events.resolved?.({ reference, manifestDigest: resolved.manifestDigest, layers: resolved.layers });
 
   const existing = findImage(store.db, reference);
   const complete =
-    existing?.manifest.digest === resolved.manifestDigest && existsSync(rootfsPath(store, resolved.manifestDigest));
+    existing?.manifest.digest === resolved.manifestDigest &&
+    existsSync(rootfsPath(store, resolved.manifestDigest));
   if (complete && !options.force) {
     return {
       reference,
@@ -105,7 +109,11 @@ export async function pullImage(
         configDigest: resolved.configDigest,
         configBytes: resolved.configBytes,
         config,
-        layers: resolved.layers.map((layer) => ({ digest: layer.digest, mediaType: layer.mediaType, size: layer.size })),
+        layers: resolved.layers.map((layer) => ({
+          digest: layer.digest,
+          mediaType: layer.mediaType,
+          size: layer.size,
+        })),
       },
       { rebuild: options.force, onBuildStart: events.buildStart },
     );
@@ -117,6 +125,10 @@ export async function pullImage(
       layers: resolved.layers.length,
       warnings: installed.built?.warnings ?? [],
     };
+  } catch (error) {
+    contentLock.release();
+    await collectAfterFailure(store);
+    throw error;
   } finally {
     contentLock.release();
   }

@@ -31,7 +31,10 @@ export function listRegistries(paths: MsbPaths) {
 }
 
 function normalizeHost(host: string): string {
-  const bare = host.trim().replace(/^[a-z][a-z0-9+.-]*:\/\//i, "").replace(/\/+$/, "");
+  const bare = host
+    .trim()
+    .replace(/^[a-z][a-z0-9+.-]*:\/\//i, "")
+    .replace(/\/+$/, "");
   if (bare === "" || bare.includes("/") || /\s/.test(bare)) {
     throw new MsbError(`invalid registry host: ${JSON.stringify(host)}`, {
       code: "usage",

@@ -12,6 +12,7 @@ import { LayerError } from "../erofs/layer-error.ts";
 import { planImage } from "../erofs/layout.ts";
 import { implicitDirMeta, newDir } from "../erofs/tree.ts";
 import { writeMetadata } from "../erofs/writer.ts";
+import { MsbError } from "../errors.ts";
 import { readTar } from "../tar/reader.ts";
 
 export { LayerError } from "../erofs/layer-error.ts";
@@ -54,7 +55,9 @@ export async function buildRootfs(layers: LayerInput[], outPath: string): Promis
         warnings.push(...(await applier.apply(readTar(layer.open()))));
       } catch (error) {
         if (error instanceof LayerError) throw error;
-        throw new LayerError(layer.label, (error as Error).message, { cause: error });
+        const hint = error instanceof MsbError ? error.hint : undefined;
+        const message = error instanceof Error ? error.message : String(error);
+        throw new LayerError(layer.label, message, { cause: error, hint });
       }
     }
     await imageWriter.flush();

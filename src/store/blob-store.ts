@@ -1,6 +1,6 @@
 // Content-addressed blobs under MSB_HOME/blobs/sha256/<hex>. A blob appears under its final
 // name only after its digest was verified, so a reader never sees a half-written blob.
-import { existsSync, mkdirSync, readdirSync, renameSync, rmSync, statSync } from "node:fs";
+import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, statSync } from "node:fs";
 import { join } from "node:path";
 import { MsbError } from "../errors.ts";
 import { blobPath, type MsbPaths } from "../paths.ts";
@@ -13,6 +13,13 @@ export function hasBlob(paths: MsbPaths, digest: string, size?: number): boolean
 
 export function sha256Digest(bytes: Uint8Array): string {
   return `sha256:${new Bun.CryptoHasher("sha256").update(bytes).digest("hex")}`;
+}
+
+/** A stored blob's bytes when it is present and small enough to hold (configs, manifests). */
+export function readSmallBlob(paths: MsbPaths, digest: string, limit = 4 << 20): Uint8Array | undefined {
+  const path = blobPath(paths, digest);
+  if (!existsSync(path) || statSync(path).size > limit) return undefined;
+  return readFileSync(path);
 }
 
 /** Stores small bytes (manifests, configs) after checking they hash to `digest`. */

@@ -37,10 +37,13 @@ function migrate(db: Database): void {
     // Re-read inside the write transaction: another process may have migrated meanwhile.
     const current = schemaVersion(db);
     if (current > latest) {
-      throw new MsbError(`the state database has schema version ${current}, newer than this msb knows (${latest})`, {
-        code: "conflict",
-        hint: "upgrade msb (bash scripts/setup.sh)",
-      });
+      throw new MsbError(
+        `the state database has schema version ${current}, newer than this msb knows (${latest})`,
+        {
+          code: "conflict",
+          hint: "upgrade msb (bash scripts/setup.sh)",
+        },
+      );
     }
     for (const migration of MIGRATIONS) {
       if (migration.version <= current) continue;

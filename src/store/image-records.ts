@@ -52,7 +52,12 @@ interface ImageRow {
   pulled_at: string;
 }
 
-export function saveImage(db: Database, manifest: ManifestRecord, reference: string, indexDigest: string | null) {
+export function saveImage(
+  db: Database,
+  manifest: ManifestRecord,
+  reference: string,
+  indexDigest: string | null,
+) {
   db.transaction(() => {
     db.query(
       `INSERT INTO manifests (digest, media_type, config_digest, os, architecture, variant, config_json,
@@ -141,9 +146,9 @@ export function deleteManifest(db: Database, digest: string): void {
 /** Every blob digest a stored manifest still needs: the manifest itself, its config, its layers. */
 export function referencedBlobs(db: Database): Set<string> {
   const digests = new Set<string>();
-  for (const row of db.query<{ digest: string; config_digest: string }, []>(
-    "SELECT digest, config_digest FROM manifests",
-  ).all()) {
+  for (const row of db
+    .query<{ digest: string; config_digest: string }, []>("SELECT digest, config_digest FROM manifests")
+    .all()) {
     digests.add(row.digest);
     digests.add(row.config_digest);
   }
@@ -154,7 +159,9 @@ export function referencedBlobs(db: Database): Set<string> {
 }
 
 function toImageRecord(db: Database, row: ImageRow): ImageRecord {
-  const manifest = db.query<ManifestRow, [string]>("SELECT * FROM manifests WHERE digest = ?").get(row.manifest_digest);
+  const manifest = db
+    .query<ManifestRow, [string]>("SELECT * FROM manifests WHERE digest = ?")
+    .get(row.manifest_digest);
   if (!manifest) throw new Error(`image ${row.reference} points at missing manifest ${row.manifest_digest}`);
   const layers = db
     .query<{ digest: string; diff_id: string | null; media_type: string; size_bytes: number }, [string]>(

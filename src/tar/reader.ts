@@ -4,7 +4,7 @@
 // the metadata records of the current entry; data the consumer does not read is skipped.
 import { ByteQueue } from "./byte-queue.ts";
 import { BLOCK, cString, isZeroBlock, parseHeader, type RawHeader } from "./header.ts";
-import { libarchiveXattr, type PaxRecords, paxInteger, paxText, paxTime, parsePaxRecords } from "./pax.ts";
+import { libarchiveXattr, type PaxRecords, parsePaxRecords, paxInteger, paxText, paxTime } from "./pax.ts";
 import { TarError } from "./tar-error.ts";
 
 export type TarEntryType = "file" | "dir" | "symlink" | "hardlink" | "char" | "block" | "fifo";
@@ -59,14 +59,17 @@ export async function* readTar(source: AsyncIterable<Uint8Array>): AsyncGenerato
     for (;;) {
       let position = queue.position;
       let block = await queue.read(BLOCK, "a tar header");
-      if (block === null) return;
-      if (isZeroBlock(block)) {
+      if (block !== null && isZeroBlock(block)) {
         position = queue.position;
         block = await queue.read(BLOCK, "the end-of-archive marker");
-        if (block === null || isZeroBlock(block)) {
-          await queue.drain();
-          return;
+        if (block !== null && isZeroBlock(block)) block = null;
+      }
+      if (block === null) {
+        if (pending.pax !== null || pending.longName !== null || pending.longLink !== null) {
+          throw new TarError("truncated tar archive: it ends after a PAX or GNU header, before its entry");
         }
+        await queue.drain();
+        return;
       }
       const header = parseHeader(block, position);
       const flag = header.typeflag;

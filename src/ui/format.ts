@@ -42,7 +42,9 @@ export function renderTable(header: string[], rows: string[][]): string {
   const line = (cells: string[]) =>
     cells
       .map((cell, column) =>
-        column === cells.length - 1 ? cell : cell + " ".repeat((widths[column] ?? 0) - visibleLength(cell) + 4),
+        column === cells.length - 1
+          ? cell
+          : cell + " ".repeat((widths[column] ?? 0) - visibleLength(cell) + 4),
       )
       .join("")
       .trimEnd();

@@ -34,7 +34,8 @@ export function printJson(value: unknown): void {
 /** `   ✓ Pulled       alpine (1.2s)` on stderr, as upstream shows progress. */
 export function success(verb: string, target: string, elapsedMs?: number): void {
   if (quiet) return;
-  const took = elapsedMs !== undefined && elapsedMs > 500 ? colors.dim(` (${(elapsedMs / 1000).toFixed(1)}s)`) : "";
+  const took =
+    elapsedMs !== undefined && elapsedMs > 500 ? colors.dim(` (${(elapsedMs / 1000).toFixed(1)}s)`) : "";
   process.stderr.write(`   ${colors.green("✓")} ${verb.padEnd(12)} ${target}${took}\n`);
 }
 

@@ -25,7 +25,10 @@ export function createPullProgress(options: { quiet: boolean; stream?: NodeJS.Wr
 function lineProgress(stream: NodeJS.WriteStream): PullProgress {
   const write = (text: string) => stream.write(`${text}\n`);
   return {
-    resolved: (info) => write(`Resolved ${info.reference} to ${info.manifestDigest} (${info.layers.length} layers)`),
+    resolved: (info) =>
+      write(
+        `Resolved ${info.reference} to ${info.manifestDigest} (${info.layers.length} ${info.layers.length === 1 ? "layer" : "layers"})`,
+      ),
     layerStart: (layer, cached) =>
       write(`${cached ? "Cached " : "Pulling"} ${shortDigest(layer.digest)} (${formatSize(layer.size)})`),
     layerDone: (layer) => write(`Done    ${shortDigest(layer.digest)}`),
@@ -51,7 +54,8 @@ function liveProgress(stream: NodeJS.WriteStream): PullProgress {
 
   return {
     resolved(info) {
-      for (const layer of info.layers) layers.set(layer.digest, { layer, done: 0, started: 0, status: "waiting" });
+      for (const layer of info.layers)
+        layers.set(layer.digest, { layer, done: 0, started: 0, status: "waiting" });
       timer = setInterval(draw, 100);
       draw();
     },

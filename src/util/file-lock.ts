@@ -3,7 +3,7 @@
 // crashed process never leaves the store locked.
 import { closeSync, mkdirSync, openSync } from "node:fs";
 import { dirname } from "node:path";
-import { lastErrno, LOCK_EX, LOCK_NB, LOCK_SH, LOCK_UN, libcSymbols } from "../../ffi/libc.ts";
+import { LOCK_EX, LOCK_NB, LOCK_SH, LOCK_UN, lastErrno, libcSymbols } from "../../ffi/libc.ts";
 import { MsbError, SyscallError } from "../errors.ts";
 
 const EWOULDBLOCK = 11;
@@ -39,7 +39,7 @@ export async function acquireLock(path: string, options: LockOptions = {}): Prom
       options.onWait?.();
       announced = true;
     }
-    if (options.timeoutMs !== undefined && Date.now() - started > options.timeoutMs) {
+    if (options.timeoutMs !== undefined && Date.now() - started >= options.timeoutMs) {
       closeSync(fd);
       throw new MsbError(`timed out waiting for the lock ${path}`, {
         code: "conflict",

@@ -64,7 +64,13 @@ function writeString(block: Uint8Array, offset: number, length: number, value: s
   block.set(bytes, offset);
 }
 
-function writeNumber(block: Uint8Array, offset: number, length: number, value: number, base256 = false): void {
+function writeNumber(
+  block: Uint8Array,
+  offset: number,
+  length: number,
+  value: number,
+  base256 = false,
+): void {
   if (base256 || value < 0 || value >= 8 ** (length - 1)) {
     let big = BigInt.asUintN(length * 8, BigInt(value));
     for (let i = length - 1; i >= 0; i--) {
@@ -130,6 +136,16 @@ export function paxData(records: Record<string, string | Uint8Array>): Uint8Arra
   return concatBytes(parts);
 }
 
+/** What old readers see of a long name in the header itself (whole characters only). */
+function firstBytes(text: string, limit: number): string {
+  let out = "";
+  for (const char of text) {
+    if (encoder.encode(out + char).length > limit) break;
+    out += char;
+  }
+  return out;
+}
+
 function padded(data: Uint8Array): Uint8Array {
   const out = new Uint8Array(Math.ceil(data.length / 512) * 512);
   out.set(data);
@@ -158,12 +174,12 @@ export function entryHeaders(entry: FixtureEntry): Uint8Array {
       prefix = name.slice(0, cut);
       name = name.slice(cut + 1);
     } else pax.path = name;
-    if (entry.longPath !== "prefix") name = name.slice(0, 99);
+    if (entry.longPath !== "prefix") name = firstBytes(name, 99);
   }
   if (encoder.encode(linkname).length > 100) {
     if (entry.longPath === "gnu") parts.push(metaEntry("K", encoder.encode(`${linkname}\0`), "gnu"));
     else pax.linkpath = linkname;
-    linkname = linkname.slice(0, 99);
+    linkname = firstBytes(linkname, 99);
   }
   if (Object.keys(pax).length > 0) parts.push(metaEntry("x", paxData(pax)));
   const size = entry.stream?.size ?? (entry.data === undefined ? 0 : bytesOf(entry.data).length);
@@ -246,6 +262,23 @@ export function patternBytes(length: number, seed = 1): Uint8Array {
     out[i] = state & 0xff;
   }
   return out;
+}
+
+/** A file of `size` bytes streamed as zeros followed by `tail`, never held in memory. */
+export function zeroFileWithTail(path: string, size: number, tail: Uint8Array): FixtureEntry {
+  const zeros = new Uint8Array(8 << 20);
+  return {
+    path,
+    stream: {
+      size,
+      async *chunks() {
+        for (let left = size - tail.length; left > 0; left -= zeros.length) {
+          yield zeros.subarray(0, Math.min(left, zeros.length));
+        }
+        yield tail;
+      },
+    },
+  };
 }
 
 export interface FixtureLayer {

@@ -32,6 +32,7 @@ export class RegistryClient {
   private readonly transport: RegistryTransport;
   private readonly retry: RetryPolicy;
   private readonly credentials: (registry: string) => RegistryCredentials | undefined;
+  private readonly cachedBlob: (digest: string) => Uint8Array | undefined;
 
   constructor(options: ClientOptions = {}) {
     const fetchFn = options.fetch ?? fetch;
@@ -45,11 +46,16 @@ export class RegistryClient {
       authenticator,
     });
     this.retry = options.retry ?? DEFAULT_RETRY;
+    this.cachedBlob = options.cachedBlob ?? (() => undefined);
   }
 
   /** The manifest, config and layers of `ref` for `platform`, all digests verified. */
   resolve(ref: ImageReference, platform: Platform): Promise<ResolvedImage> {
-    return resolveImage({ transport: this.transport, retry: this.retry }, ref, platform);
+    return resolveImage(
+      { transport: this.transport, retry: this.retry, cachedBlob: this.cachedBlob },
+      ref,
+      platform,
+    );
   }
 
   /** Downloads a blob of `ref`'s repository to `destPath`, resuming `destPath.partial` if present. */

@@ -30,6 +30,7 @@ const MAX_CONFIG_BYTES = 32 * 1024 * 1024;
 export interface ResolveContext {
   transport: RegistryTransport;
   retry: RetryPolicy;
+  cachedBlob?: (digest: string) => Uint8Array | undefined;
 }
 
 export async function resolveImage(
@@ -54,13 +55,10 @@ export async function resolveImage(
   const indexDigest = topDocument.kind === "index" ? sha256Digest(top.bytes) : undefined;
 
   const configDescriptor = document.config;
-  const configBlob = await fetchDocument(
-    context,
-    ref,
-    "blobs",
-    configDescriptor.digest,
-    `config of ${name} not found`,
-  );
+  const cachedConfig = context.cachedBlob?.(configDescriptor.digest);
+  const configBlob = cachedConfig
+    ? { bytes: cachedConfig }
+    : await fetchDocument(context, ref, "blobs", configDescriptor.digest, `config of ${name} not found`);
   expectDigest(configBlob.bytes, configDescriptor.digest, configDescriptor.size, `config of ${name}`);
   const config = parseImageConfig(configBlob.bytes, name, document.layers.length);
 

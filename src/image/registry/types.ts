@@ -22,6 +22,8 @@ export interface ClientOptions {
   userAgent?: string;
   fetch?: typeof fetch;
   retry?: RetryPolicy;
+  /** Small blobs (configs) already stored locally; still verified against their digest. */
+  cachedBlob?: (digest: string) => Uint8Array | undefined;
 }
 
 export interface LayerDescriptor {

@@ -3,12 +3,26 @@
 // produced (tests) and to inspect images; it checks the invariants fsck.erofs 1.5 does not
 // (superblock checksum, dirent order across blocks, file types against modes).
 import { readFileSync } from "node:fs";
-import { erofsCrc32c } from "./crc32c.ts";
-import { BLOCK_SIZE, EROFS_MAGIC, LAYOUT_FLAT_INLINE, LAYOUT_FLAT_PLAIN, SUPERBLOCK_OFFSET } from "./format.ts";
+import { erofsCrc32c } from "../../src/erofs/crc32c.ts";
+import {
+  BLOCK_SIZE,
+  EROFS_MAGIC,
+  LAYOUT_FLAT_INLINE,
+  LAYOUT_FLAT_PLAIN,
+  S_IFMT,
+  SUPERBLOCK_OFFSET,
+} from "../../src/erofs/format.ts";
+
+const S_IFMT_MASK = 0o170000;
+const S_IFSOCK = 0o140000;
 
 export interface ErofsEntry {
   path: string;
   nid: number;
+  /** Extended (64-byte) rather than compact inode. */
+  extended: boolean;
+  /** Data layout: 0 FLAT_PLAIN, 2 FLAT_INLINE. */
+  layout: number;
   type: "file" | "dir" | "symlink" | "char" | "block" | "fifo" | "socket";
   mode: number;
   uid: number;
@@ -32,15 +46,16 @@ export interface ErofsSuperblock {
   metaBlkaddr: number;
 }
 
-const TYPE_BY_FORMAT: Record<number, ErofsEntry["type"]> = {
-  0o100000: "file",
-  0o040000: "dir",
-  0o120000: "symlink",
-  0o020000: "char",
-  0o060000: "block",
-  0o010000: "fifo",
-  0o140000: "socket",
-};
+/** A Map, because biome's useSimpleNumberKeys fix rewrites octal object keys wrongly. */
+const TYPE_BY_FORMAT = new Map<number, ErofsEntry["type"]>([
+  [S_IFMT.file, "file"],
+  [S_IFMT.dir, "dir"],
+  [S_IFMT.symlink, "symlink"],
+  [S_IFMT.char, "char"],
+  [S_IFMT.block, "block"],
+  [S_IFMT.fifo, "fifo"],
+  [S_IFSOCK, "socket"],
+]);
 const FILE_TYPE_CODE: Record<ErofsEntry["type"], number> = {
   file: 1,
   dir: 2,
@@ -58,7 +73,10 @@ const XATTR_PREFIX: Record<number, string> = {
   6: "security.",
 };
 
-export function readErofsFile(path: string): { superblock: ErofsSuperblock; entries: Map<string, ErofsEntry> } {
+export function readErofsFile(path: string): {
+  superblock: ErofsSuperblock;
+  entries: Map<string, ErofsEntry>;
+} {
   return readErofsImage(new Uint8Array(readFileSync(path)));
 }
 
@@ -81,7 +99,8 @@ export function readErofsImage(image: Uint8Array): {
       const childPath = path === "/" ? `/${dirent.name}` : `${path}/${dirent.name}`;
       walk(dirent.nid, childPath, nid);
       const child = entries.get(childPath)!;
-      if (FILE_TYPE_CODE[child.type] !== dirent.fileType) throw new Error(`file type mismatch at "${childPath}"`);
+      if (FILE_TYPE_CODE[child.type] !== dirent.fileType)
+        throw new Error(`file type mismatch at "${childPath}"`);
     }
   };
   walk(superblock.rootNid, "/", superblock.rootNid);
@@ -98,7 +117,8 @@ function readSuperblock(image: Uint8Array): ErofsSuperblock {
     throw new Error("superblock checksum mismatch");
   }
   const blocks = view.getUint32(0x24, true);
-  if (image.length !== blocks * BLOCK_SIZE) throw new Error(`image is ${image.length} bytes, not ${blocks} blocks`);
+  if (image.length !== blocks * BLOCK_SIZE)
+    throw new Error(`image is ${image.length} bytes, not ${blocks} blocks`);
   return {
     rootNid: view.getUint16(0x0e, true),
     inodeCount: Number(view.getBigUint64(0x10, true)),
@@ -119,7 +139,7 @@ function readInode(image: Uint8Array, sb: ErofsSuperblock, nid: number, path: st
   const icount = view.getUint16(2, true);
   const xattrSize = icount === 0 ? 0 : 12 + 4 * (icount - 1);
   const mode = view.getUint16(4, true);
-  const type = TYPE_BY_FORMAT[mode & 0o170000];
+  const type = TYPE_BY_FORMAT.get(mode & S_IFMT_MASK);
   if (type === undefined) throw new Error(`bogus i_mode ${mode.toString(8)} at "${path}"`);
   const inodeSize = extended ? 64 : 32;
   const size = extended ? Number(view.getBigUint64(8, true)) : view.getUint32(8, true);
@@ -129,6 +149,8 @@ function readInode(image: Uint8Array, sb: ErofsSuperblock, nid: number, path: st
   return {
     path,
     nid,
+    extended,
+    layout,
     type,
     mode: mode & 0o7777,
     uid: extended ? view.getUint32(0x18, true) : view.getUint16(0x18, true),
@@ -137,17 +159,28 @@ function readInode(image: Uint8Array, sb: ErofsSuperblock, nid: number, path: st
     mtimeNsec: extended ? view.getUint32(0x28, true) : sb.buildTimeNsec,
     nlink: extended ? view.getUint32(0x2c, true) : view.getUint16(6, true),
     size,
-    data: type === "char" || type === "block" ? new Uint8Array(0) : readData(image, layout, iu, size, inlineAt, path),
+    data:
+      type === "char" || type === "block"
+        ? new Uint8Array(0)
+        : readData(image, layout, iu, size, inlineAt, path),
     rdev: { major: (iu >>> 8) & 0xfff, minor: (iu & 0xff) | ((iu >>> 12) & 0xfff00) },
     xattrs,
   };
 }
 
-function readData(image: Uint8Array, layout: number, iu: number, size: number, inlineAt: number, path: string) {
+function readData(
+  image: Uint8Array,
+  layout: number,
+  iu: number,
+  size: number,
+  inlineAt: number,
+  path: string,
+) {
   if (layout === LAYOUT_FLAT_PLAIN) return image.subarray(iu * BLOCK_SIZE, iu * BLOCK_SIZE + size);
   if (layout !== LAYOUT_FLAT_INLINE || size % BLOCK_SIZE === 0) throw new Error(`bad layout at "${path}"`);
   const tail = size % BLOCK_SIZE;
-  if ((inlineAt % BLOCK_SIZE) + tail > BLOCK_SIZE) throw new Error(`inline data crosses a block at "${path}"`);
+  if ((inlineAt % BLOCK_SIZE) + tail > BLOCK_SIZE)
+    throw new Error(`inline data crosses a block at "${path}"`);
   const out = new Uint8Array(size);
   out.set(image.subarray(iu * BLOCK_SIZE, iu * BLOCK_SIZE + size - tail));
   out.set(image.subarray(inlineAt, inlineAt + tail), size - tail);
@@ -169,7 +202,8 @@ function readDirents(data: Uint8Array, path: string): { name: string; nid: numbe
       }
       const raw = block.subarray(nameOff, nameEnd);
       const previous = dirents.at(-1);
-      if (previous && Buffer.compare(previous.raw, raw) >= 0) throw new Error(`dirent order broken in "${path}"`);
+      if (previous && Buffer.compare(previous.raw, raw) >= 0)
+        throw new Error(`dirent order broken in "${path}"`);
       dirents.push({
         name: Buffer.from(raw).toString("utf8"),
         nid: Number(view.getBigUint64(i * 12, true)),
