@@ -1,4 +1,4 @@
-// Pull benchmark: `msb pull` of a ~163 MB, ~5000-file, 4-layer image from a loopback registry,
+// Pull benchmark: `msb pull` of a ~250 MB, ~5000-file, 4-layer image from a loopback registry,
 // against a baseline of `curl` + `tar -xzf` of the same layers. The generated image is cached in
 // .tmp/bench so reruns skip the generation. Usage and how to read it: bench/README.md.
 import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
@@ -25,10 +25,10 @@ const TIME_BINARY = "/usr/bin/time";
 const TMPFS = "/dev/shm";
 
 // Bump when the generator changes so a stale cache is rebuilt.
-const GENERATOR_VERSION = 1;
+const GENERATOR_VERSION = 2;
 /** Per layer: files of 100 B–64 KiB (log-uniform) and files of 1–5 MB. */
 const LAYER_SPECS = [
-  { name: "base", smallFiles: 2000, bigFiles: 12 },
+  { name: "base", smallFiles: 2000, bigFiles: 40 },
   { name: "runtime", smallFiles: 1500, bigFiles: 10 },
   { name: "app", smallFiles: 1000, bigFiles: 8 },
   { name: "data", smallFiles: 500, bigFiles: 5 },

@@ -1,7 +1,7 @@
 // The step pull and load share once every blob is in the store: build the image's read-only
 // root (rootfs.erofs) from its layers, then record the image. Safe against concurrent msb
 // processes: one builder per manifest, the file appears only when complete.
-import { existsSync, mkdirSync, renameSync, rmSync, statSync } from "node:fs";
+import { existsSync, mkdirSync, readdirSync, renameSync, rmSync, statSync } from "node:fs";
 import { join } from "node:path";
 import { MsbError } from "../errors.ts";
 import { blobPath, imageDir } from "../paths.ts";
@@ -55,7 +55,7 @@ export async function installImage(
   try {
     if (options.rebuild || !existsSync(target)) {
       options.onBuildStart?.();
-      mkdirSync(imageDir(store.paths, image.manifestDigest), { recursive: true });
+      removeInterruptedBuilds(imageDir(store.paths, image.manifestDigest));
       const temp = `${target}.tmp-${process.pid}`;
       try {
         built = await buildRootfs(layerInputs(store, image), temp);
@@ -69,6 +69,14 @@ export async function installImage(
     lock.release();
   }
   return { rootfsPath: target, built };
+}
+
+/** Leftovers of a build that was killed; safe to remove while holding the image lock. */
+function removeInterruptedBuilds(dir: string): void {
+  mkdirSync(dir, { recursive: true });
+  for (const name of readdirSync(dir)) {
+    if (name !== "rootfs.erofs") rmSync(join(dir, name), { force: true });
+  }
 }
 
 function layerInputs(store: Store, image: ImageToInstall): LayerInput[] {

@@ -18,7 +18,17 @@ export async function loginRegistry(
     insecure: options.insecure,
     credentials: (target) => (target === registry ? { username, password } : undefined),
   });
-  await client.ping(registry);
+  try {
+    await client.ping(registry);
+  } catch (error) {
+    if (error instanceof MsbError && error.code === "permission") {
+      throw new MsbError(error.message, {
+        code: "permission",
+        hint: "check the user name and the password or token, then log in again",
+      });
+    }
+    throw error;
+  }
   saveCredentials(paths, registry, { username, password });
 }
 
