@@ -5,7 +5,7 @@ import { colors } from "consola/utils";
 import pkg from "../package.json" with { type: "json" };
 import { rejectUnknownFlags } from "./commands/_shared.ts";
 import { ExitCode, UsageError } from "./errors.ts";
-import { configureOutput, print } from "./ui/output.ts";
+import { configureOutput, print, printHelp } from "./ui/output.ts";
 
 // biome-ignore lint/suspicious/noExplicitAny: citty's CommandDef is invariant in its args type.
 type AnyCommand = CommandDef<any>;
@@ -131,7 +131,7 @@ async function runResolved(command: AnyCommand, path: string[], rawArgs: string[
   const helpIndex = rawArgs.findIndex((arg) => arg === "--help" || arg === "-h");
   const dashDash = rawArgs.indexOf("--");
   if (helpIndex >= 0 && (dashDash < 0 || helpIndex < dashDash)) {
-    print(await renderUsage(withCommandName(command, path)));
+    printHelp(await renderUsage(withCommandName(command, path)));
     return ExitCode.ok;
   }
   if (!command.run) {

@@ -13,7 +13,10 @@ export const formatArgs = {
 
 export const pullArgs = {
   platform: { type: "string", description: "Platform to pull, e.g. linux/arm64 (default: this host)" },
-  insecure: { type: "boolean", description: "Allow plain HTTP and unverified TLS for this registry" },
+  insecure: {
+    type: "boolean",
+    description: "Talk plain HTTP to this registry (loopback registries always do)",
+  },
 } as const satisfies ArgsDef;
 
 /** Collected values of a repeatable positional (citty puts the extras in `_`). */

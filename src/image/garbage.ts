@@ -3,21 +3,21 @@
 // exclusively, so no pull or load can be between downloading a blob and recording it.
 import { existsSync, readdirSync, rmSync, statSync } from "node:fs";
 import { join } from "node:path";
-import { imageDir } from "../paths.ts";
 import { collectBlobs } from "../store/blob-store.ts";
-import { deleteManifest, orphanManifests, referencedBlobs } from "../store/image-records.ts";
+import { deleteManifest, orphanManifests, referencedBlobs, storedManifests } from "../store/image-records.ts";
 import { lockStoreContent, type Store } from "../store/store.ts";
 
 /** Call with the content lock held exclusively. Returns the bytes freed. */
 export function collectGarbage(store: Store): number {
   let freed = 0;
-  for (const digest of orphanManifests(store.db)) {
-    deleteManifest(store.db, digest);
-    const dir = imageDir(store.paths, digest);
-    if (existsSync(dir)) {
-      for (const name of readdirSync(dir)) freed += statSync(join(dir, name)).size;
-      rmSync(dir, { recursive: true, force: true });
-    }
+  for (const digest of orphanManifests(store.db)) deleteManifest(store.db, digest);
+  // Roots of manifests no longer recorded, and folders of builds that never finished.
+  const recorded = new Set(storedManifests(store.db).map((digest) => digest.replace(/^sha256:/, "")));
+  for (const name of existsSync(store.paths.images) ? readdirSync(store.paths.images) : []) {
+    if (recorded.has(name)) continue;
+    const dir = join(store.paths.images, name);
+    for (const file of readdirSync(dir)) freed += statSync(join(dir, file)).size;
+    rmSync(dir, { recursive: true, force: true });
   }
   freed += collectBlobs(store.paths, referencedBlobs(store.db)).freedBytes;
   for (const name of existsSync(store.paths.locks) ? readdirSync(store.paths.locks) : []) {

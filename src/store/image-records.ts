@@ -139,6 +139,13 @@ export function orphanManifests(db: Database): string[] {
     .map((row) => row.digest);
 }
 
+export function storedManifests(db: Database): string[] {
+  return db
+    .query<{ digest: string }, []>("SELECT digest FROM manifests")
+    .all()
+    .map((row) => row.digest);
+}
+
 export function deleteManifest(db: Database, digest: string): void {
   db.query("DELETE FROM manifests WHERE digest = ?").run(digest);
 }

@@ -58,5 +58,5 @@ function visibleLength(text: string): number {
 
 /** Key/value block for `inspect`-style output: keys padded to 16 columns. */
 export function renderFields(fields: Array<[string, string]>, indent = ""): string {
-  return fields.map(([key, value]) => `${indent}${`${key}:`.padEnd(16)}${value}`).join("\n");
+  return fields.map(([key, value]) => `${indent}${`${key}:`.padEnd(16)}${value}`.trimEnd()).join("\n");
 }

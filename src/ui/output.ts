@@ -1,5 +1,6 @@
 // The CLI's voice: results on stdout, progress and diagnostics on stderr, honouring --quiet,
 // --debug and NO_COLOR. Only command files and main.ts use it; subsystems never print.
+import { stripVTControlCharacters } from "node:util";
 import { createConsola } from "consola";
 import { colors } from "consola/utils";
 
@@ -20,6 +21,14 @@ export function isDebug(): boolean {
 
 export function isQuiet(): boolean {
   return quiet;
+}
+
+/** consola decides once from NO_COLOR, FORCE_COLOR and whether stdout is a terminal. */
+const colorEnabled = colors.red("x") !== "x";
+
+/** Help text from citty, which colours unconditionally: plain unless colour is on. */
+export function printHelp(text: string): void {
+  print(colorEnabled ? text : stripVTControlCharacters(text));
 }
 
 /** A result line on stdout (never suppressed: scripts read it). */

@@ -42,13 +42,14 @@ function liveProgress(stream: NodeJS.WriteStream): PullProgress {
   let drawnLines = 0;
   let building = false;
   let timer: ReturnType<typeof setInterval> | undefined;
+  let stopped = false;
 
   const draw = () => {
     const lines = [...layers.values()].map(describe);
     if (building) lines.push(`${colors.cyan("⠿")} building root filesystem`);
     let out = drawnLines > 0 ? `\x1b[${drawnLines}A` : "";
     for (const line of lines) out += `\x1b[2K${line}\n`;
-    stream.write(out);
+    stream.write(`${out}\x1b[J`);
     drawnLines = lines.length;
   };
 
@@ -80,6 +81,8 @@ function liveProgress(stream: NodeJS.WriteStream): PullProgress {
       building = true;
     },
     stop() {
+      if (stopped) return;
+      stopped = true;
       if (timer) clearInterval(timer);
       building = false;
       if (layers.size > 0) draw();
