@@ -4,10 +4,22 @@ import { Database } from "bun:sqlite";
 import { mkdirSync } from "node:fs";
 import { dirname } from "node:path";
 import { MsbError } from "../errors.ts";
+import { acquireLockSync } from "../util/file-lock.ts";
 import { MIGRATIONS } from "./migrations.ts";
 
 export function openDatabase(path: string): Database {
   mkdirSync(dirname(path), { recursive: true });
+  // Switching a new file to WAL and migrating it need the whole file; SQLite reports "database
+  // is locked" to a second process doing the same at that moment instead of waiting for it.
+  const lock = acquireLockSync(`${path}.lock`);
+  try {
+    return openAndMigrate(path);
+  } finally {
+    lock.release();
+  }
+}
+
+function openAndMigrate(path: string): Database {
   let db: Database;
   try {
     db = new Database(path, { create: true, strict: true });

@@ -92,7 +92,7 @@ export function saveImage(
        ON CONFLICT(reference) DO UPDATE SET manifest_digest = excluded.manifest_digest,
          index_digest = excluded.index_digest, pulled_at = excluded.pulled_at`,
     ).run({ reference, manifest: manifest.digest, indexDigest, pulledAt: new Date().toISOString() });
-  })();
+  }).immediate();
 }
 
 export function findImage(db: Database, reference: string): ImageRecord | undefined {

@@ -49,6 +49,27 @@ export async function acquireLock(path: string, options: LockOptions = {}): Prom
     await Bun.sleep(delay);
     delay = Math.min(delay * 2, 200);
   }
+  return heldLock(fd);
+}
+
+/**
+ * Blocks the thread until the lock is free: only for short critical sections at start-up
+ * (opening and migrating the database), where there is nothing else to do meanwhile.
+ */
+export function acquireLockSync(path: string): FileLock {
+  mkdirSync(dirname(path), { recursive: true });
+  const fd = openSync(path, "a+", 0o600);
+  while (libcSymbols().flock(fd, LOCK_EX) !== 0) {
+    const errno = lastErrno();
+    if (errno !== EINTR) {
+      closeSync(fd);
+      throw new SyscallError("flock", errno, path);
+    }
+  }
+  return heldLock(fd);
+}
+
+function heldLock(fd: number): FileLock {
   let held = true;
   return {
     release() {
@@ -58,13 +79,4 @@ export async function acquireLock(path: string, options: LockOptions = {}): Prom
       closeSync(fd);
     },
   };
-}
-
-export async function withLock<T>(path: string, fn: () => Promise<T>, options?: LockOptions): Promise<T> {
-  const lock = await acquireLock(path, options);
-  try {
-    return await fn();
-  } finally {
-    lock.release();
-  }
 }
