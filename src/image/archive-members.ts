@@ -6,6 +6,7 @@ import { open } from "node:fs/promises";
 import { dirname, join, posix } from "node:path";
 import { MsbError } from "../errors.ts";
 import { readTar } from "../tar/reader.ts";
+import { TarError } from "../tar/tar-error.ts";
 
 export interface ArchiveMember {
   digest: string;
@@ -41,6 +42,7 @@ export async function spoolArchive(
   } catch (error) {
     rmSync(dir, { recursive: true, force: true });
     throw new MsbError("cannot read the image archive", {
+      code: error instanceof TarError ? "usage" : "runtime",
       cause: error,
       hint: "pass an archive made by 'docker save' or an OCI image layout tar",
     });
