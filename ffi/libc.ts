@@ -1,6 +1,7 @@
-// libc symbols msb needs that Bun does not expose (advisory file locks). Symbol table and
-// loader only: the typed wrappers that check return codes live in src/.
-import { dlopen, FFIType, read } from "bun:ffi";
+// libc symbols msb needs that Bun does not expose (advisory file locks; mounts, loop devices and
+// hostname for the sandbox agent). Symbol table and loader only: the typed wrappers that check
+// return codes live in src/.
+import { dlopen, FFIType, type Pointer, read } from "bun:ffi";
 
 const LIBC_CANDIDATES = ["libc.so.6", "libc.so"];
 
@@ -10,6 +11,25 @@ function openLibc() {
     try {
       return dlopen(name, {
         flock: { args: [FFIType.i32, FFIType.i32], returns: FFIType.i32 },
+        waitpid: { args: [FFIType.i32, FFIType.ptr, FFIType.i32], returns: FFIType.i32 },
+        // Root assembly and shutdown of the sandbox agent (PID 1).
+        mount: {
+          args: [FFIType.ptr, FFIType.ptr, FFIType.ptr, FFIType.u64, FFIType.ptr],
+          returns: FFIType.i32,
+        },
+        umount2: { args: [FFIType.ptr, FFIType.i32], returns: FFIType.i32 },
+        /** Only for calls glibc has no wrapper for (pivot_root): number, then two pointers. */
+        syscall: { args: [FFIType.i64, FFIType.ptr, FFIType.ptr], returns: FFIType.i32 },
+        chroot: { args: [FFIType.ptr], returns: FFIType.i32 },
+        sethostname: { args: [FFIType.ptr, FFIType.u64], returns: FFIType.i32 },
+        /** The third argument is a pointer to the request's struct, or an integer cast to one. */
+        ioctl: { args: [FFIType.i32, FFIType.u64, FFIType.ptr], returns: FFIType.i32 },
+        socket: { args: [FFIType.i32, FFIType.i32, FFIType.i32], returns: FFIType.i32 },
+        prctl: {
+          args: [FFIType.i32, FFIType.u64, FFIType.u64, FFIType.u64, FFIType.u64],
+          returns: FFIType.i32,
+        },
+        sync: { args: [], returns: FFIType.void },
         __errno_location: { args: [], returns: FFIType.ptr },
       });
     } catch (error) {
@@ -36,4 +56,9 @@ export function lastErrno(): number {
   const location = libcSymbols().__errno_location();
   if (location === null) return 0;
   return read.i32(location, 0);
+}
+
+/** An integer ioctl argument (e.g. LOOP_SET_FD's file descriptor) passed where a pointer goes. */
+export function ioctlIntArg(value: number): Pointer {
+  return value as Pointer;
 }

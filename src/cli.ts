@@ -19,6 +19,49 @@ interface CommandEntry {
 }
 
 const COMMANDS: Record<string, CommandEntry> = {
+  run: {
+    group: "Sandboxes",
+    description: "Run a command in a new sandbox",
+    load: () => import("./commands/run.ts"),
+  },
+  create: {
+    group: "Sandboxes",
+    description: "Create a sandbox and start it in the background",
+    load: () => import("./commands/create.ts"),
+  },
+  start: {
+    group: "Sandboxes",
+    description: "Start stopped sandboxes",
+    load: () => import("./commands/start.ts"),
+  },
+  stop: {
+    group: "Sandboxes",
+    description: "Stop running sandboxes",
+    load: () => import("./commands/stop.ts"),
+  },
+  rm: { group: "Sandboxes", description: "Remove sandboxes", load: () => import("./commands/rm.ts") },
+  ls: { group: "Sandboxes", description: "List sandboxes", load: () => import("./commands/ls.ts") },
+  ps: {
+    group: "Sandboxes",
+    description: "Show running sandboxes",
+    aliases: ["status"],
+    load: () => import("./commands/ps.ts"),
+  },
+  inspect: {
+    group: "Sandboxes",
+    description: "Show a sandbox's configuration and state",
+    load: () => import("./commands/inspect.ts"),
+  },
+  exec: {
+    group: "Sandboxes",
+    description: "Run a command in a running sandbox",
+    load: () => import("./commands/exec.ts"),
+  },
+  shell: {
+    group: "Sandboxes",
+    description: "Open a shell in a running sandbox",
+    load: () => import("./commands/shell.ts"),
+  },
   pull: {
     group: "Images",
     description: "Pull an image from a registry",
@@ -40,6 +83,18 @@ const COMMANDS: Record<string, CommandEntry> = {
     group: "Registries",
     description: "Manage registry credentials (login, logout, ls)",
     load: () => import("./commands/registry.ts"),
+  },
+  supervisor: {
+    group: "System",
+    description: "Supervise one running sandbox (internal)",
+    hidden: true,
+    load: () => import("./commands/supervisor.ts"),
+  },
+  agent: {
+    group: "System",
+    description: "Run as a sandbox's init and agent (internal)",
+    hidden: true,
+    load: () => import("./commands/agent.ts"),
   },
   doctor: {
     group: "System",

@@ -15,6 +15,8 @@ export interface MsbPaths {
   tls: string;
   locks: string;
   tmp: string;
+  /** Runtime folders of running sandboxes (sockets, boot config), keyed by a short id. */
+  run: string;
   credentials: string;
 }
 
@@ -36,6 +38,7 @@ export function msbPaths(home: string = msbHome()): MsbPaths {
     tls: join(home, "tls"),
     locks: join(home, "locks"),
     tmp: join(home, "tmp"),
+    run: join(home, "run"),
     credentials: join(home, "registries.json"),
   };
 }
@@ -49,4 +52,14 @@ export function blobPath(paths: MsbPaths, digest: string): string {
 /** Directory holding the built root of one image manifest: images/<hex of manifest digest>/. */
 export function imageDir(paths: MsbPaths, manifestDigest: string): string {
   return join(paths.images, manifestDigest.replace(/^sha256:/, ""));
+}
+
+/** A sandbox's persistent folder: upper.ext4 and logs. */
+export function sandboxDir(paths: MsbPaths, name: string): string {
+  return join(paths.sandboxes, name);
+}
+
+/** A running sandbox's runtime folder; short, because unix socket paths are limited to 108 bytes. */
+export function runtimeDir(paths: MsbPaths, sandboxId: string): string {
+  return join(paths.run, sandboxId);
 }

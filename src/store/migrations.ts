@@ -53,4 +53,18 @@ export const MIGRATIONS: Migration[] = [
       );
     `,
   },
+  {
+    version: 2,
+    description: "sandbox runtime: supervisor, run times, last exit, ephemeral",
+    sql: `
+      ALTER TABLE sandboxes ADD COLUMN supervisor_pid INTEGER;
+      ALTER TABLE sandboxes ADD COLUMN runtime_dir TEXT;
+      ALTER TABLE sandboxes ADD COLUMN started_at TEXT;
+      ALTER TABLE sandboxes ADD COLUMN stopped_at TEXT;
+      ALTER TABLE sandboxes ADD COLUMN exit_code INTEGER;
+      ALTER TABLE sandboxes ADD COLUMN exit_reason TEXT;
+      ALTER TABLE sandboxes ADD COLUMN ephemeral INTEGER NOT NULL DEFAULT 0;
+      CREATE INDEX sandboxes_manifest ON sandboxes(manifest_digest);
+    `,
+  },
 ];

@@ -52,6 +52,17 @@ export async function acquireLock(path: string, options: LockOptions = {}): Prom
   return heldLock(fd);
 }
 
+/** Takes the lock if it is free right now; undefined when another process holds it. */
+export function tryLock(path: string, options: { shared?: boolean } = {}): FileLock | undefined {
+  mkdirSync(dirname(path), { recursive: true });
+  const fd = openSync(path, "a+", 0o600);
+  if (libcSymbols().flock(fd, (options.shared ? LOCK_SH : LOCK_EX) | LOCK_NB) === 0) return heldLock(fd);
+  const errno = lastErrno();
+  closeSync(fd);
+  if (errno === EWOULDBLOCK || errno === EINTR) return undefined;
+  throw new SyscallError("flock", errno, path);
+}
+
 /**
  * Blocks the thread until the lock is free: only for short critical sections at start-up
  * (opening and migrating the database), where there is nothing else to do meanwhile.

@@ -1,0 +1,56 @@
+// Reads and checks the boot config the supervisor wrote (boot-config.ts): the agent trusts its
+// shape only after this, so a stale or foreign file fails at boot with a message that says what
+// is wrong instead of somewhere deep in root assembly.
+import { readFileSync } from "node:fs";
+import { MsbError } from "../errors.ts";
+import type { AgentBootConfig } from "./boot-config.ts";
+
+export function readBootConfig(path: string): AgentBootConfig {
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(readFileSync(path, "utf8"));
+  } catch (error) {
+    throw new MsbError(`cannot read the boot config ${path}: ${(error as Error).message}`, { cause: error });
+  }
+  return checkBootConfig(parsed, path);
+}
+
+export function checkBootConfig(value: unknown, origin: string): AgentBootConfig {
+  const fail = (why: string) => new MsbError(`invalid boot config ${origin}: ${why}`);
+  if (typeof value !== "object" || value === null || Array.isArray(value)) throw fail("not a JSON object");
+  const config = value as Record<string, unknown>;
+  if (config.version !== 1) throw fail(`unsupported version ${JSON.stringify(config.version)}`);
+  if (config.backend !== "namespace" && config.backend !== "vm")
+    throw fail("backend must be namespace or vm");
+  for (const key of ["hostname", "lowerDisk", "upperDisk", "runtimeDir", "agentSocket"]) {
+    if (typeof config[key] !== "string" || config[key] === "")
+      throw fail(`${key} must be a non-empty string`);
+  }
+  if (!isStringArray(config.env)) throw fail("env must be a list of KEY=VALUE strings");
+  for (const key of ["workdir", "user"]) {
+    if (config[key] !== null && typeof config[key] !== "string")
+      throw fail(`${key} must be a string or null`);
+  }
+  if (!Array.isArray(config.mounts) || !config.mounts.every(isMountSpec)) {
+    throw fail(
+      "mounts must be a list of bind ({source, target, readonly}) and tmpfs ({target, sizeBytes}) mounts",
+    );
+  }
+  if (typeof config.shutdownGraceMs !== "number" || !(config.shutdownGraceMs >= 0)) {
+    throw fail("shutdownGraceMs must be a non-negative number");
+  }
+  return value as AgentBootConfig;
+}
+
+function isStringArray(value: unknown): value is string[] {
+  return Array.isArray(value) && value.every((item) => typeof item === "string");
+}
+
+function isMountSpec(value: unknown): boolean {
+  if (typeof value !== "object" || value === null) return false;
+  const mount = value as Record<string, unknown>;
+  if (typeof mount.target !== "string") return false;
+  if (mount.kind === "bind") return typeof mount.source === "string" && typeof mount.readonly === "boolean";
+  if (mount.kind === "tmpfs") return mount.sizeBytes === null || Number.isSafeInteger(mount.sizeBytes);
+  return false;
+}

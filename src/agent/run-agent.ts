@@ -1,0 +1,117 @@
+// The hidden `msb agent <boot.json>` role: PID 1 of a sandbox. Assembles the root, connects
+// back to the supervisor over the agent channel, says `ready`, serves exec sessions, and on
+// `shutdown` (or SIGTERM, or the supervisor going away) stops everything, flushes the disks and
+// exits. Before `ready` a failure prints one line to stderr (the sandbox log) and exits with a
+// code that says which stage failed; after it, the channel is the only voice.
+import { posix } from "node:path";
+import pkg from "../../package.json" with { type: "json" };
+import type { FrameChannel } from "../protocol/channel.ts";
+import { connectUnix } from "../protocol/channel-unix.ts";
+import { decodeJson } from "../protocol/frame.ts";
+import { type Frame, FrameKind, type Ready, type Shutdown } from "../protocol/messages.ts";
+import { assembleRoot } from "./assemble-root.ts";
+import type { AgentBootConfig } from "./boot-config.ts";
+import { serveExecSessions } from "./exec-server.ts";
+import { validateMountTarget } from "./mount-target.ts";
+import { readBootConfig } from "./read-boot-config.ts";
+import { startOrphanReaper } from "./reaper.ts";
+import { type SandboxParts, shutDownSandbox } from "./shutdown.ts";
+import { syncAll } from "./syscalls.ts";
+
+/** Exit codes of an agent that failed before `ready`, one per stage. */
+export const AgentExitCode = {
+  badBootConfig: 70,
+  rootAssembly: 71,
+  channel: 72,
+} as const;
+
+/** Where the runtime folder appears inside the sandbox. */
+const GUEST_RUNTIME_DIR = "/.msb";
+/** How long to let `shutdownDone` drain to the supervisor before exiting. */
+const FLUSH_TIMEOUT_MS = 1000;
+
+export async function runAgent(bootConfigPath: string): Promise<never> {
+  const config = await stage("bad boot config", AgentExitCode.badBootConfig, () =>
+    readBootConfig(bootConfigPath),
+  );
+  process.umask(0o022);
+  await stage("root assembly failed", AgentExitCode.rootAssembly, () => assembleRoot(config));
+  const channel = await stage("agent channel failed", AgentExitCode.channel, () =>
+    connectUnix(guestAgentSocket(config)),
+  );
+  startOrphanReaper(() => false);
+  serveSandbox(config, channel);
+  return new Promise<never>(() => {});
+}
+
+async function stage<T>(what: string, exitCode: number, run: () => T | Promise<T>): Promise<T> {
+  try {
+    return await run();
+  } catch (error) {
+    process.stderr.write(`msb agent: ${what}: ${error instanceof Error ? error.message : String(error)}\n`);
+    process.exit(exitCode);
+  }
+}
+
+/** The agent socket's path after the pivot: the runtime folder is mounted at /.msb. */
+export function guestAgentSocket(config: AgentBootConfig): string {
+  const relative = posix.relative(config.runtimeDir, config.agentSocket);
+  if (relative.startsWith("..") || posix.isAbsolute(relative)) return config.agentSocket;
+  return posix.join(GUEST_RUNTIME_DIR, relative);
+}
+
+function serveSandbox(config: AgentBootConfig, channel: FrameChannel): void {
+  const parts: SandboxParts = {
+    sessions: null,
+    userMountTargets: config.mounts.map((mount) => validateMountTarget(mount.target)),
+  };
+  let stopping: Promise<never> | null = null;
+  const stop = (graceMs: number) => {
+    stopping ??= shutDownSandbox(parts, graceMs).then(
+      () => finish(channel),
+      (error: unknown) => finish(channel, error),
+    );
+    return stopping;
+  };
+
+  channel.onFrame = (frame: Frame) => {
+    if (frame.kind === FrameKind.shutdown) {
+      const { graceMs } = frame.payload.length === 0 ? {} : decodeJson<Partial<Shutdown>>(frame);
+      void stop(typeof graceMs === "number" && graceMs >= 0 ? graceMs : config.shutdownGraceMs);
+      return;
+    }
+    channel.sendJson(FrameKind.error, frame.session, { message: `unexpected frame kind ${frame.kind}` });
+  };
+  channel.onClose = () => void stop(config.shutdownGraceMs);
+  process.on("SIGTERM", () => void stop(config.shutdownGraceMs));
+
+  parts.sessions = serveExecSessions(channel, {
+    baseEnv: config.env,
+    defaultWorkdir: config.workdir,
+    defaultUser: config.user,
+    extraPath: `${GUEST_RUNTIME_DIR}/scripts`,
+  });
+  const ready: Ready = { version: pkg.version, bootMs: Math.round(performance.now()) };
+  channel.sendJson(FrameKind.ready, 0, ready);
+}
+
+/**
+ * Reports the shutdown (and what went wrong in it, if anything) when someone still listens,
+ * lets the frames drain, and exits. Whatever failed, the disks are flushed first.
+ */
+async function finish(channel: FrameChannel, failure?: unknown): Promise<never> {
+  if (failure !== undefined) syncAll();
+  if (!channel.closed) {
+    const drained = new Promise<void>((resolve) => {
+      channel.onClose = () => resolve();
+    });
+    if (failure !== undefined) {
+      const message = failure instanceof Error ? failure.message : String(failure);
+      channel.sendJson(FrameKind.error, 0, { message: `shutdown: ${message}` });
+    }
+    channel.sendJson(FrameKind.shutdownDone, 0, {});
+    channel.close();
+    await Promise.race([drained, Bun.sleep(FLUSH_TIMEOUT_MS)]);
+  }
+  process.exit(0);
+}

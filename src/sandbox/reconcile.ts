@@ -1,0 +1,49 @@
+// Brings a sandbox record in line with reality before any command trusts it. No daemon keeps
+// the store up to date, so a supervisor killed with SIGKILL leaves a "running" row behind: the
+// supervisor holds its sandbox's lock for its whole life, and a free lock means it is gone.
+import { rmSync } from "node:fs";
+import { join } from "node:path";
+import { removeSandboxCgroup } from "../backend/cgroup.ts";
+import { runtimeDir, sandboxDir } from "../paths.ts";
+import { deleteSandbox, findSandbox, type SandboxRecord, updateStatus } from "../store/sandbox-records.ts";
+import type { Store } from "../store/store.ts";
+import { tryLock } from "../util/file-lock.ts";
+import { isActive, reconcileState } from "./state.ts";
+
+export function sandboxLockPath(store: Store, record: Pick<SandboxRecord, "id">): string {
+  return join(store.paths.locks, `sandbox-${record.id}.lock`);
+}
+
+export function isProcessAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (error) {
+    return (error as NodeJS.ErrnoException).code === "EPERM";
+  }
+}
+
+/** Returns the record as it really is, marking a sandbox whose supervisor died as crashed. */
+export async function reconcileSandbox(store: Store, record: SandboxRecord): Promise<SandboxRecord> {
+  if (!isActive(record.status)) return record;
+  const lock = tryLock(sandboxLockPath(store, record));
+  if (!lock) return record;
+  try {
+    rmSync(runtimeDir(store.paths, record.id), { recursive: true, force: true });
+    await removeSandboxCgroup(record.id).catch(() => undefined);
+    if (record.spec.ephemeral) {
+      rmSync(sandboxDir(store.paths, record.spec.name), { recursive: true, force: true });
+      deleteSandbox(store.db, record.spec.name);
+      return { ...record, status: "stopped", supervisorPid: null };
+    }
+    const status = reconcileState(record.status, false);
+    updateStatus(store.db, record.spec.name, status, {
+      exitReason: status === "crashed" ? "crashed" : (record.exitReason ?? "completed"),
+      stoppedAt: new Date().toISOString(),
+      supervisorPid: null,
+    });
+  } finally {
+    lock.release();
+  }
+  return findSandbox(store.db, record.spec.name) ?? record;
+}

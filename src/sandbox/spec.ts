@@ -1,0 +1,54 @@
+// What a sandbox is made of, as stored in msb.db (sandboxes.config_json) at create time and
+// used by every later start. Built from flags by options.ts; never holds secrets.
+
+export type IsolationBackend = "vm" | "namespace";
+
+export interface BindMount {
+  kind: "bind";
+  /** Absolute host path (relative paths are resolved at create time). */
+  source: string;
+  /** Absolute guest path. */
+  target: string;
+  readonly: boolean;
+}
+
+export interface TmpfsMount {
+  kind: "tmpfs";
+  target: string;
+  sizeBytes: number | null;
+}
+
+export type MountSpec = BindMount | TmpfsMount;
+
+export interface ScriptSpec {
+  name: string;
+  /** The script's content, copied at create time so the sandbox does not depend on the file. */
+  content: string;
+}
+
+export interface SandboxSpec {
+  name: string;
+  /** Canonical image reference and the manifest whose rootfs.erofs this sandbox uses. */
+  image: string;
+  manifestDigest: string;
+  isolation: IsolationBackend;
+  cpus: number;
+  memoryBytes: number;
+  /** Size of the sparse upper.ext4 that holds the sandbox's writes. */
+  diskBytes: number;
+  hostname: string;
+  /** Image Env with `-e` entries layered on top, `KEY=VALUE`. */
+  env: string[];
+  workdir: string | null;
+  user: string | null;
+  shell: string;
+  /** OCI rule applied at create time: ENTRYPOINT + (command or CMD). Empty: use the shell. */
+  command: string[];
+  mounts: MountSpec[];
+  scripts: ScriptSpec[];
+  /** Milliseconds; null = unlimited. */
+  maxDurationMs: number | null;
+  idleTimeoutMs: number | null;
+  /** Unnamed `msb run`: removed when its command exits. */
+  ephemeral: boolean;
+}

@@ -1,0 +1,65 @@
+// The runtime folder of a running sandbox (MSB_HOME/run/<id>): the agent's boot config, the
+// scripts the agent puts on PATH, and the two sockets. The agent sees it as /.msb.
+import { chmodSync, mkdirSync, rmSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import type { AgentBootConfig } from "../agent/boot-config.ts";
+import { MsbError } from "../errors.ts";
+import { imageDir, type MsbPaths, runtimeDir, sandboxDir } from "../paths.ts";
+import type { SandboxRecord } from "../store/sandbox-records.ts";
+
+/** sun_path holds 108 bytes including the terminating NUL. */
+const MAX_SOCKET_PATH = 107;
+const SHUTDOWN_GRACE_MS = 10_000;
+
+export interface RuntimeLayout {
+  dir: string;
+  bootConfig: string;
+  agentSocket: string;
+  controlSocket: string;
+  guestLog: string;
+}
+
+export function runtimeLayout(paths: MsbPaths, record: Pick<SandboxRecord, "id" | "spec">): RuntimeLayout {
+  const dir = runtimeDir(paths, record.id);
+  return {
+    dir,
+    bootConfig: join(dir, "boot.json"),
+    agentSocket: join(dir, "agent.sock"),
+    controlSocket: join(dir, "ctl.sock"),
+    guestLog: join(sandboxDir(paths, record.spec.name), "logs", "guest.log"),
+  };
+}
+
+export function prepareRuntime(paths: MsbPaths, record: SandboxRecord): RuntimeLayout {
+  const layout = runtimeLayout(paths, record);
+  if (Buffer.byteLength(layout.controlSocket) > MAX_SOCKET_PATH) {
+    throw new MsbError(`socket path ${layout.controlSocket} is longer than unix sockets allow`, {
+      code: "usage",
+      hint: "use a shorter MSB_HOME",
+    });
+  }
+  rmSync(layout.dir, { recursive: true, force: true });
+  mkdirSync(join(layout.dir, "scripts"), { recursive: true, mode: 0o755 });
+  mkdirSync(join(sandboxDir(paths, record.spec.name), "logs"), { recursive: true });
+  for (const script of record.spec.scripts) {
+    const path = join(layout.dir, "scripts", script.name);
+    writeFileSync(path, script.content);
+    chmodSync(path, 0o755);
+  }
+  const boot: AgentBootConfig = {
+    version: 1,
+    backend: record.spec.isolation,
+    hostname: record.spec.hostname,
+    lowerDisk: join(imageDir(paths, record.spec.manifestDigest), "rootfs.erofs"),
+    upperDisk: join(sandboxDir(paths, record.spec.name), "upper.ext4"),
+    runtimeDir: layout.dir,
+    agentSocket: "/.msb/agent.sock",
+    env: record.spec.env,
+    workdir: record.spec.workdir,
+    user: record.spec.user,
+    mounts: record.spec.mounts,
+    shutdownGraceMs: SHUTDOWN_GRACE_MS,
+  };
+  writeFileSync(layout.bootConfig, `${JSON.stringify(boot, null, 2)}\n`, { mode: 0o600 });
+  return layout;
+}
