@@ -10,8 +10,6 @@ export const MS_NOEXEC = 0x8;
 export const MS_REMOUNT = 0x20;
 export const MS_BIND = 0x1000;
 export const MS_MOVE = 0x2000;
-export const MS_REC = 0x4000;
-export const MS_PRIVATE = 0x40000;
 
 export const MNT_DETACH = 0x2;
 

@@ -12,7 +12,11 @@ export const EXEC_EXIT_CODES: Record<ExecFailure, number> = {
   "bad-workdir": 122,
 };
 
-export function exitStatus(exited: { code: number | null; signal: number | null; failure?: { kind: ExecFailure } }): number {
+export function exitStatus(exited: {
+  code: number | null;
+  signal: number | null;
+  failure?: { kind: ExecFailure };
+}): number {
   if (exited.failure) return EXEC_EXIT_CODES[exited.failure.kind];
   if (exited.signal !== null) return 128 + exited.signal;
   return exited.code ?? 125;

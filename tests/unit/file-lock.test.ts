@@ -70,5 +70,6 @@ test("six processes opening the same new database at once all succeed", async ()
       err: await new Response(child.stderr).text(),
     })),
   );
-  for (const result of results) expect(result).toEqual({ code: 0, out: String(MIGRATIONS.at(-1)!.version), err: "" });
+  for (const result of results)
+    expect(result).toEqual({ code: 0, out: String(MIGRATIONS.at(-1)!.version), err: "" });
 });
