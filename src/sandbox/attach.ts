@@ -62,21 +62,22 @@ export function runAttached(
       if (!finished) channel.sendJson(FrameKind.signal, session, { signal });
     };
 
-    // Output: pause reading the channel while a local stream is full.
-    let fullStreams = 0;
+    // Output: pause reading the channel while a local stream is full. Frames already read keep
+    // arriving after the pause, so a stream waits for one drain however many writes it refused.
+    const fullStreams = new Set<NodeJS.WriteStream>();
     const write = (stream: NodeJS.WriteStream, bytes: Uint8Array) => {
-      if (stream.write(bytes)) return;
-      fullStreams += 1;
-      if (fullStreams === 1) flow?.pauseReading();
+      if (stream.write(bytes) || fullStreams.has(stream)) return;
+      fullStreams.add(stream);
+      if (fullStreams.size === 1) flow?.pauseReading();
       stream.once("drain", () => {
-        fullStreams -= 1;
-        if (fullStreams === 0) flow?.resumeReading();
+        fullStreams.delete(stream);
+        if (fullStreams.size === 0) flow?.resumeReading();
       });
     };
 
     // A channel left paused would stall whoever uses it next.
     cleanups.push(() => {
-      if (fullStreams > 0) flow?.resumeReading();
+      if (fullStreams.size > 0) flow?.resumeReading();
     });
 
     const onFrame = (frame: Frame) => {

@@ -2,6 +2,7 @@
 // sessions from 1; the relay gives every session a sandbox-wide id on the agent side and maps
 // replies back, so two `exec`s and a `shell` can share one sandbox.
 import type { FrameChannel } from "../protocol/channel.ts";
+import { flowControlOf, SEND_HIGH_WATER } from "../protocol/flow.ts";
 import { type Frame, FrameKind } from "../protocol/messages.ts";
 
 interface Route {
@@ -20,6 +21,7 @@ export interface RelayEvents {
 
 export class SessionRelay {
   private nextSession = 1;
+  private paused = false;
   private readonly routes = new Map<number, Route>();
   private readonly byClient = new Map<FrameChannel, Map<number, number>>();
 
@@ -46,12 +48,32 @@ export class SessionRelay {
     const route = this.routes.get(frame.session);
     if (!route) return;
     this.events.activity();
-    if (!route.client.closed) route.client.send({ ...frame, session: route.clientSession });
+    if (!route.client.closed) {
+      route.client.send({ ...frame, session: route.clientSession });
+      this.holdAgentWhileFull(route.client);
+    }
     if (frame.kind === FrameKind.exited) {
       this.routes.delete(frame.session);
       this.byClient.get(route.client)?.delete(route.clientSession);
       if (route.client.closed) this.checkAbandoned();
     }
+  }
+
+  /**
+   * A client that reads slower than the guest writes would otherwise grow this process's queue
+   * without bound: stop reading from the agent until that client has caught up. The agent then
+   * stops reading the process's output pipe, which blocks the writer in the guest.
+   */
+  private holdAgentWhileFull(client: FrameChannel): void {
+    const clientFlow = flowControlOf(client);
+    const agentFlow = flowControlOf(this.agent);
+    if (!clientFlow || !agentFlow || this.paused || clientFlow.queuedBytes <= SEND_HIGH_WATER) return;
+    this.paused = true;
+    agentFlow.pauseReading();
+    void clientFlow.whenDrained().then(() => {
+      this.paused = false;
+      agentFlow.resumeReading();
+    });
   }
 
   private fromClient(client: FrameChannel, frame: Frame): void {
