@@ -30,6 +30,7 @@ function openLibc() {
           returns: FFIType.i32,
         },
         sync: { args: [], returns: FFIType.void },
+        syncfs: { args: [FFIType.i32], returns: FFIType.i32 },
         __errno_location: { args: [], returns: FFIType.ptr },
       });
     } catch (error) {

@@ -16,7 +16,7 @@ import { validateMountTarget } from "./mount-target.ts";
 import { readBootConfig } from "./read-boot-config.ts";
 import { startOrphanReaper } from "./reaper.ts";
 import { type SandboxParts, shutDownSandbox } from "./shutdown.ts";
-import { syncAll } from "./syscalls.ts";
+import { syncFilesystem } from "./syscalls.ts";
 
 /** Exit codes of an agent that failed before `ready`, one per stage. */
 export const AgentExitCode = {
@@ -100,7 +100,13 @@ function serveSandbox(config: AgentBootConfig, channel: FrameChannel): void {
  * lets the frames drain, and exits. Whatever failed, the disks are flushed first.
  */
 async function finish(channel: FrameChannel, failure?: unknown): Promise<never> {
-  if (failure !== undefined) syncAll();
+  if (failure !== undefined) {
+    try {
+      syncFilesystem("/");
+    } catch {
+      // Nothing more can be done to save the writes; the kernel flushes at unmount.
+    }
+  }
   if (!channel.closed) {
     const drained = new Promise<void>((resolve) => {
       channel.onClose = () => resolve();

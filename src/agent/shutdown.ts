@@ -4,7 +4,7 @@
 // namespace or the VM goes away.
 import type { ExecServer } from "./exec-server.ts";
 import { terminateRemainingProcesses } from "./process-sweep.ts";
-import { MNT_DETACH, MS_RDONLY, MS_REMOUNT, mount, syncAll, unmount } from "./syscalls.ts";
+import { MNT_DETACH, MS_RDONLY, MS_REMOUNT, mount, syncFilesystem, unmount } from "./syscalls.ts";
 
 export interface SandboxParts {
   sessions: ExecServer | null;
@@ -16,7 +16,7 @@ export async function shutDownSandbox(parts: SandboxParts, graceMs: number): Pro
   await parts.sessions?.shutdown(graceMs);
   await terminateRemainingProcesses(graceMs);
   for (const target of [...parts.userMountTargets].reverse()) unmountQuietly(target);
-  syncAll();
+  syncFilesystem("/");
   try {
     mount(null, "/", null, MS_REMOUNT | MS_RDONLY, null);
   } catch {

@@ -1,5 +1,6 @@
 // Typed wrappers over the libc calls the agent needs to build and tear down a sandbox root.
 // Each checks the return code and throws a SyscallError naming the call, the errno and the path.
+import { closeSync, openSync } from "node:fs";
 import { ioctlIntArg, lastErrno, libcSymbols } from "../../ffi/libc.ts";
 import { SyscallError } from "../errors.ts";
 
@@ -81,8 +82,17 @@ export function socket(domain: number, type: number, protocol: number): number {
   return check(libcSymbols().socket(domain, type, protocol), "socket", `(domain ${domain})`);
 }
 
-export function syncAll(): void {
-  libcSymbols().sync();
+/**
+ * Flushes the filesystem holding `path` (the sandbox's overlay root: its upper ext4). sync(2)
+ * would flush every filesystem on the host, which can take seconds on a busy machine.
+ */
+export function syncFilesystem(path: string): void {
+  const fd = openSync(path, "r");
+  try {
+    check(libcSymbols().syncfs(fd), "syncfs", path);
+  } finally {
+    closeSync(fd);
+  }
 }
 
 /** Removes a capability from this thread's bounding set: programs it executes can never gain it. */

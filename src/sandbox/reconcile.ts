@@ -1,7 +1,7 @@
 // Brings a sandbox record in line with reality before any command trusts it. No daemon keeps
 // the store up to date, so a supervisor killed with SIGKILL leaves a "running" row behind: the
 // supervisor holds its sandbox's lock for its whole life, and a free lock means it is gone.
-import { rmSync } from "node:fs";
+import { readFileSync, rmSync } from "node:fs";
 import { join } from "node:path";
 import { removeSandboxCgroup } from "../backend/cgroup.ts";
 import { runtimeDir, sandboxDir } from "../paths.ts";
@@ -14,12 +14,13 @@ export function sandboxLockPath(store: Store, record: Pick<SandboxRecord, "id">)
   return join(store.paths.locks, `sandbox-${record.id}.lock`);
 }
 
+/** A zombie counts as gone: it has exited and only waits for its parent to collect it. */
 export function isProcessAlive(pid: number): boolean {
   try {
-    process.kill(pid, 0);
-    return true;
-  } catch (error) {
-    return (error as NodeJS.ErrnoException).code === "EPERM";
+    const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
+    return stat.slice(stat.lastIndexOf(")") + 2, stat.lastIndexOf(")") + 3) !== "Z";
+  } catch {
+    return false;
   }
 }
 
