@@ -12,8 +12,9 @@ import { deleteSandbox, findSandbox, insertSandbox, type SandboxRecord } from ".
 import type { Store } from "../store/store.ts";
 import { runtimeLayout } from "../supervisor/runtime-dir.ts";
 import { within } from "../util/deadline.ts";
+import { type FileLock, tryLock } from "../util/file-lock.ts";
 import { selfCommand } from "../util/self-command.ts";
-import { isProcessAlive, reconcileSandbox } from "./reconcile.ts";
+import { cleanUpAfterSupervisor, isProcessAlive, reconcileSandbox, sandboxLockPath } from "./reconcile.ts";
 import type { SandboxSpec } from "./spec.ts";
 import { assertCanDo, isActive } from "./state.ts";
 
@@ -102,13 +103,17 @@ export interface StopOptions {
   timeoutSeconds?: number;
 }
 
-/** Stops a running sandbox: graceful shutdown through its agent, or SIGKILL with --force. */
+/**
+ * Stops a running sandbox: graceful shutdown through its agent, or SIGKILL with --force. Done
+ * when the supervisor's lock is free (its pid can look gone while its threads still exit).
+ */
 export async function stopSandbox(store: Store, name: string, options: StopOptions = {}): Promise<void> {
   const record = await requireSandbox(store, name);
   assertCanDo("stop", record);
-  const pid = record.supervisorPid;
+  const lockPath = sandboxLockPath(store, record);
   const graceMs = (options.timeoutSeconds ?? 10) * 1000;
-  if (!options.force && pid !== null) {
+  let gone: FileLock | undefined;
+  if (!options.force) {
     try {
       const channel = await connectUnix(runtimeLayout(store.paths, record).controlSocket, {
         timeoutMs: 5_000,
@@ -118,14 +123,30 @@ export async function stopSandbox(store: Store, name: string, options: StopOptio
     } catch {
       // Not answering: it may be shutting down already; give it the same time to finish.
     }
-    await waitForExit(pid, graceMs + 10_000);
+    gone = await waitForLock(lockPath, graceMs + 10_000);
   }
-  if (pid !== null && isProcessAlive(pid)) {
-    process.kill(pid, "SIGKILL");
-    await waitForExit(pid, 5_000);
+  if (!gone) {
+    if (record.supervisorPid !== null && isProcessAlive(record.supervisorPid)) {
+      process.kill(record.supervisorPid, "SIGKILL");
+    }
+    gone = await waitForLock(lockPath, 10_000);
+    if (!gone) throw new MsbError(`sandbox ${name} did not stop`, { hint: "retry 'msb stop -f'" });
   }
-  const after = findSandbox(store.db, name);
-  if (after) await reconcileSandbox(store, after);
+  try {
+    const after = findSandbox(store.db, name);
+    if (after && isActive(after.status)) await cleanUpAfterSupervisor(store, after, "stopped", "killed");
+  } finally {
+    gone.release();
+  }
+}
+
+async function waitForLock(path: string, timeoutMs: number): Promise<FileLock | undefined> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const lock = tryLock(path);
+    if (lock || Date.now() > deadline) return lock;
+    await Bun.sleep(10);
+  }
 }
 
 /** Removes a sandbox and everything it stored; a running one only with --force (stops it first). */
@@ -139,13 +160,4 @@ export async function removeSandbox(
   else assertCanDo("remove", record);
   rmSync(sandboxDir(store.paths, name), { recursive: true, force: true });
   deleteSandbox(store.db, name);
-}
-
-async function waitForExit(pid: number, timeoutMs: number): Promise<boolean> {
-  const deadline = Date.now() + timeoutMs;
-  while (isProcessAlive(pid)) {
-    if (Date.now() > deadline) return false;
-    await Bun.sleep(20);
-  }
-  return true;
 }

@@ -8,7 +8,7 @@ import { runtimeDir, sandboxDir } from "../paths.ts";
 import { deleteSandbox, findSandbox, type SandboxRecord, updateStatus } from "../store/sandbox-records.ts";
 import type { Store } from "../store/store.ts";
 import { tryLock } from "../util/file-lock.ts";
-import { isActive, reconcileState } from "./state.ts";
+import { type ExitReason, isActive, reconcileState, type SandboxState } from "./state.ts";
 
 export function sandboxLockPath(store: Store, record: Pick<SandboxRecord, "id">): string {
   return join(store.paths.locks, `sandbox-${record.id}.lock`);
@@ -30,21 +30,35 @@ export async function reconcileSandbox(store: Store, record: SandboxRecord): Pro
   const lock = tryLock(sandboxLockPath(store, record));
   if (!lock) return record;
   try {
-    rmSync(runtimeDir(store.paths, record.id), { recursive: true, force: true });
-    await removeSandboxCgroup(record.id).catch(() => undefined);
-    if (record.spec.ephemeral) {
-      rmSync(sandboxDir(store.paths, record.spec.name), { recursive: true, force: true });
-      deleteSandbox(store.db, record.spec.name);
-      return { ...record, status: "stopped", supervisorPid: null };
-    }
     const status = reconcileState(record.status, false);
-    updateStatus(store.db, record.spec.name, status, {
-      exitReason: status === "crashed" ? "crashed" : (record.exitReason ?? "completed"),
-      stoppedAt: new Date().toISOString(),
-      supervisorPid: null,
-    });
+    await cleanUpAfterSupervisor(store, record, status, status === "crashed" ? "crashed" : "completed");
   } finally {
     lock.release();
   }
-  return findSandbox(store.db, record.spec.name) ?? record;
+  return findSandbox(store.db, record.spec.name) ?? { ...record, status: "stopped", supervisorPid: null };
+}
+
+/**
+ * What a supervisor does when it ends, done for it when it could not (killed, or crashed):
+ * remove the runtime folder and cgroup, then record the end (or forget an ephemeral sandbox).
+ * Call with the sandbox's lock held.
+ */
+export async function cleanUpAfterSupervisor(
+  store: Store,
+  record: SandboxRecord,
+  status: SandboxState,
+  reason: ExitReason,
+): Promise<void> {
+  rmSync(runtimeDir(store.paths, record.id), { recursive: true, force: true });
+  await removeSandboxCgroup(record.id).catch(() => undefined);
+  if (record.spec.ephemeral) {
+    rmSync(sandboxDir(store.paths, record.spec.name), { recursive: true, force: true });
+    deleteSandbox(store.db, record.spec.name);
+    return;
+  }
+  updateStatus(store.db, record.spec.name, status, {
+    exitReason: reason,
+    stoppedAt: new Date().toISOString(),
+    supervisorPid: null,
+  });
 }

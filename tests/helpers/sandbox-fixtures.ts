@@ -100,7 +100,9 @@ export async function busyboxRootLayer() {
   const entries: TarEntry[] = [
     { type: "dir", path: "bin" },
     { type: "file", path: "bin/busybox", data: await Bun.file(BUSYBOX).bytes(), mode: 0o755 },
-    ...busyboxApplets().map((applet): TarEntry => ({ type: "symlink", path: `bin/${applet}`, target: "busybox" })),
+    ...busyboxApplets().map(
+      (applet): TarEntry => ({ type: "symlink", path: `bin/${applet}`, target: "busybox" }),
+    ),
     { type: "dir", path: "etc" },
     { type: "file", path: "etc/passwd", data: FIXTURE_PASSWD },
     { type: "file", path: "etc/group", data: FIXTURE_GROUP },
@@ -198,11 +200,21 @@ export async function setupSandboxEnv(options: { pullOciImage?: boolean } = {}):
     msb,
     msbOk,
     msbIn: (cwd, args, extra = {}) =>
-      runMsbInDir(cwd, args, { ...extra, msbHome: home.path, env: { MSB_ISOLATION: "namespace", ...extra.env } }),
+      runMsbInDir(cwd, args, {
+        ...extra,
+        msbHome: home.path,
+        env: { MSB_ISOLATION: "namespace", ...extra.env },
+      }),
     async cleanup() {
-      const listed = await msb(["ls", "-q"]).catch(() => undefined);
-      const names = (listed?.stdout ?? "").split("\n").filter(Boolean);
-      if (names.length > 0) await msb(["rm", "-f", ...names]).catch(() => undefined);
+      const names = async (flags: string[]) => {
+        const listed = await msb(["ls", "-q", ...flags]).catch(() => undefined);
+        return (listed?.stdout ?? "").split("\n").filter(Boolean);
+      };
+      // A graceful stop first, so each supervisor removes its own runtime folder and cgroup.
+      const running = await names(["--running"]);
+      if (running.length > 0) await msb(["stop", "-t", "2", ...running]).catch(() => undefined);
+      const all = await names([]);
+      if (all.length > 0) await msb(["rm", "-f", ...all]).catch(() => undefined);
       await registry.stop();
       await home.remove();
     },
@@ -324,13 +336,11 @@ export function cgroupCpuQuota(sandboxId: string): { quotaUs: number; periodUs: 
   return undefined;
 }
 
+/** Whether `pid` still runs. A zombie has exited (this host's init may take a second to reap it). */
 export function isAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (error) {
-    return (error as NodeJS.ErrnoException).code === "EPERM";
-  }
+  const stat = readText(`/proc/${pid}/stat`);
+  if (stat === "") return false;
+  return stat.slice(stat.lastIndexOf(")") + 2).split(" ")[0] !== "Z";
 }
 
 export async function waitForExit(pid: number, timeoutMs = 10_000): Promise<boolean> {
@@ -376,10 +386,22 @@ export function childrenOf(pid: number): number[] {
   return allPids().filter((candidate) => parentOf(candidate) === pid);
 }
 
-/** The agent (PID 1 of the sandbox) of a running sandbox: ` agent ` plus its runtime dir in argv. */
+function argvOf(pid: number): string[] {
+  return readText(`/proc/${pid}/cmdline`).split("\0").slice(0, -1);
+}
+
+/** Host pids of sandbox agents (`msb agent <boot.json>`), not of the unshare wrapping them. */
+export function agentPids(): number[] {
+  return allPids().filter((pid) => {
+    const argv = argvOf(pid);
+    return argv[1] === "agent" && (argv[2] ?? "").endsWith("boot.json");
+  });
+}
+
+/** The agent (PID 1 of the sandbox) of a running sandbox: `msb agent <home>/run/<id>/boot.json`. */
 export function agentPid(env: SandboxEnv, sandboxId: string): number | undefined {
   const runDir = join(env.home.path, "run", sandboxId);
-  return pidsWithCmdline(" agent ").find((pid) => cmdlineOf(pid).includes(runDir));
+  return agentPids().find((pid) => (argvOf(pid)[2] ?? "").startsWith(`${runDir}/`));
 }
 
 /** Every host process that mentions this MSB_HOME on its command line or as its executable. */

@@ -9,7 +9,7 @@ import { createHash, randomBytes } from "node:crypto";
 import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { REPO_ROOT, tempDir } from "../helpers/msb-cli.ts";
+import { MSB_BINARY, REPO_ROOT, tempDir } from "../helpers/msb-cli.ts";
 import {
   expectNoHostLeftovers,
   homeEntries,
@@ -42,6 +42,32 @@ describe.skipIf(skipReason !== undefined)("msb run (namespace backend)", () => {
   /** `msb run <plain image> -- sh -c <script>` */
   const sh = (script: string, flags: string[] = [], options: Parameters<SandboxEnv["msb"]>[1] = {}) =>
     run([...flags, env.image, "--", "sh", "-c", script], options);
+
+  /** Starts `msb run`, waits for "ready" on stdout, sends `signal` to msb, returns how it ended. */
+  async function signalRun(command: string[], signal: NodeJS.Signals) {
+    const child = Bun.spawn([MSB_BINARY, "run", env.image, "--", ...command], {
+      env: { ...process.env, MSB_HOME: env.home.path, MSB_ISOLATION: "namespace", NO_COLOR: "1" },
+      stdin: "ignore",
+      stdout: "pipe",
+      stderr: "pipe",
+      timeout: 30_000,
+    });
+    const reader = child.stdout.getReader();
+    let stdout = "";
+    while (!stdout.includes("ready\n")) {
+      const { value, done } = await reader.read();
+      if (done) break;
+      stdout += new TextDecoder().decode(value);
+    }
+    child.kill(signal);
+    for (;;) {
+      const { value, done } = await reader.read();
+      if (done) break;
+      stdout += new TextDecoder().decode(value);
+    }
+    const [stderr, code] = await Promise.all([new Response(child.stderr).text(), child.exited]);
+    return { code, stdout, stderr };
+  }
 
   beforeAll(async () => {
     env = await setupSandboxEnv({ pullOciImage: true });
@@ -97,6 +123,20 @@ describe.skipIf(skipReason !== undefined)("msb run (namespace backend)", () => {
         expect((await sh("kill -KILL $$")).code).toBe(137);
         expect((await sh("kill -TERM $$")).code).toBe(143);
         expect((await sh("kill -SEGV $$")).code).toBe(139);
+      },
+      TEST_TIMEOUT_MS,
+    );
+
+    test(
+      "SIGINT and SIGTERM to msb run (no terminal) reach the guest command",
+      async () => {
+        const script = "trap 'echo got-int; exit 9' INT; echo ready; while :; do sleep 0.1; done";
+        const trapped = await signalRun(["sh", "-c", script], "SIGINT");
+        expect(trapped.stdout).toBe("ready\ngot-int\n");
+        expect(trapped.code).toBe(9);
+        const terminated = await signalRun(["sh", "-c", "echo ready; exec sleep 100"], "SIGTERM");
+        expect(terminated.code).toBe(143);
+        await expectNothingLeft(env);
       },
       TEST_TIMEOUT_MS,
     );
@@ -284,12 +324,11 @@ describe.skipIf(skipReason !== undefined)("msb run (namespace backend)", () => {
     test(
       "-e KEY=VALUE keeps '=' and spaces; bare -e KEY copies the host's value",
       async () => {
-        const result = await sh('printf "%s|%s\\n" "$ONE" "$FROM_HOST"', [
-          "-e",
-          "ONE=a=b c",
-          "-e",
-          "FROM_HOST",
-        ], { env: { FROM_HOST: "host value" } });
+        const result = await sh(
+          'printf "%s|%s\\n" "$ONE" "$FROM_HOST"',
+          ["-e", "ONE=a=b c", "-e", "FROM_HOST"],
+          { env: { FROM_HOST: "host value" } },
+        );
         expect(result.stdout).toBe("a=b c|host value\n");
       },
       TEST_TIMEOUT_MS,
@@ -315,7 +354,9 @@ describe.skipIf(skipReason !== undefined)("msb run (namespace backend)", () => {
         );
         const named = await sh("hostname", ["--name", "named-host"]);
         expect(named.stdout).toBe("named-host\n");
-        await env.msbOk(["rm", "-f", "named-host"]);
+        // A named run persists (see sandbox-lifecycle); remove it the plain way.
+        await env.msb(["stop", "named-host"]);
+        await env.msbOk(["rm", "named-host"]);
       },
       TEST_TIMEOUT_MS,
     );
@@ -352,7 +393,7 @@ describe.skipIf(skipReason !== undefined)("msb run (namespace backend)", () => {
         try {
           mkdirSync(join(cwd.path, "project"));
           writeFileSync(join(cwd.path, "project", "file.txt"), "relative mount\n");
-          writeFileSync(join(cwd.path, "hello.sh"), "#!/bin/sh\necho hello from script \"$@\"\n");
+          writeFileSync(join(cwd.path, "hello.sh"), '#!/bin/sh\necho hello from script "$@"\n');
           const result = await env.msbIn(cwd.path, [
             "run",
             "-v",
@@ -367,7 +408,7 @@ describe.skipIf(skipReason !== undefined)("msb run (namespace backend)", () => {
           ]);
           expect(result.stderr).toBe("");
           expect(result.stdout).toBe(
-            "relative mount\nhello from script a b\n#!/bin/sh\necho hello from script \"$@\"\n",
+            'relative mount\nhello from script a b\n#!/bin/sh\necho hello from script "$@"\n',
           );
         } finally {
           await cwd.remove();
