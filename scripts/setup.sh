@@ -121,16 +121,45 @@ find_library() {
   return 1
 }
 
+# Upstream microsandbox releases ship libkrunfw (not libkrun) in a per-platform tarball with a
+# checksums file; MSB_RELEASE_URL points elsewhere (a mirror, or a test server).
+RELEASE_URL="${MSB_RELEASE_URL:-https://github.com/superradcompany/microsandbox/releases/latest/download}"
+
+# Downloads the release tarball, checks its sha256, and prints the path of `soname`'s real file
+# inside it. Fails (quietly, the caller explains) when offline or when anything does not match.
+download_library() {
+  local soname="$1" asset dir file
+  command -v curl >/dev/null 2>&1 || return 1
+  asset="microsandbox-linux-$(uname -m).tar.gz"
+  dir="$(mktemp -d "$DOWNLOAD_DIR/release.XXXXXX")"
+  curl -fsSL --max-time 120 --retry 2 -o "$dir/$asset" "$RELEASE_URL/$asset" 2>/dev/null || return 1
+  curl -fsSL --max-time 30 --retry 2 -o "$dir/checksums.sha256" "$RELEASE_URL/checksums.sha256" 2>/dev/null || return 1
+  if ! (cd "$dir" && grep -E "[[:space:]]\*?$asset\$" checksums.sha256 | sha256sum -c --status 2>/dev/null); then
+    say "warning: $RELEASE_URL/$asset does not match its published sha256; not using it" >&2
+    return 1
+  fi
+  mkdir -p "$dir/x"
+  tar -xzf "$dir/$asset" -C "$dir/x" 2>/dev/null || return 1
+  file="$(find "$dir/x" -name "$soname*" -type f | sort | tail -n 1)"
+  [ -n "$file" ] || return 1
+  printf '%s\n' "$file"
+}
+
 # Puts the real file of `soname` into $MSB_HOME/lib with the soname symlink next to it.
 install_library() {
-  local name="$1" soname="$2" env_name="$3" source real base lib_dir="$MSB_HOME/lib" old
+  local name="$1" soname="$2" env_name="$3" downloadable="$4" source real base lib_dir="$MSB_HOME/lib" old
   if ! source="$(find_library "$soname" "${!env_name:-}")"; then
     if [ -e "$lib_dir/$soname" ]; then
       say "$name: keeping $(readlink -f "$lib_dir/$soname")"
       return 0
     fi
-    say "$name not found: VM sandboxes need it; set $env_name=/path/$soname or install it; the namespace backend works without it"
-    return 0
+    if [ "$downloadable" != download ] || ! source="$(download_library "$soname")"; then
+      local tried=""
+      [ "$downloadable" = download ] && tried=" (no installed copy, and $RELEASE_URL could not be reached)"
+      say "$name not found$tried: VM sandboxes need it; set $env_name=/path/$soname or install it; the namespace backend works without it"
+      return 0
+    fi
+    say "$name: downloaded from $RELEASE_URL"
   fi
   real="$(readlink -f "$source")"
   base="$(basename "$real")"
@@ -204,8 +233,10 @@ main() {
   install_file_atomically dist/msb "$MSB_HOME/bin/msb" 0755
   say "msb: installed $MSB_HOME/bin/msb ($("$MSB_HOME/bin/msb" --version))"
 
-  install_library libkrunfw libkrunfw.so.5 MSB_LIBKRUNFW
-  install_library libkrun libkrun.so.1 MSB_LIBKRUN
+  DOWNLOAD_DIR="$(mktemp -d)"
+  trap 'rm -rf "$DOWNLOAD_DIR"' EXIT
+  install_library libkrunfw libkrunfw.so.5 MSB_LIBKRUNFW download
+  install_library libkrun libkrun.so.1 MSB_LIBKRUN no-download
 
   if [ "$MODIFY_PATH" = 1 ]; then
     add_bin_to_path

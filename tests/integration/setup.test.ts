@@ -46,16 +46,40 @@ function runSetup(
 ): SetupRun {
   const child = Bun.spawnSync(["bash", join(REPO, "scripts/setup.sh"), ...(options.args ?? [])], {
     cwd: root,
-    env: {
-      PATH: `${join(REPO, "node_modules/.bin")}:${process.env.PATH ?? "/usr/bin:/bin"}`,
-      HOME: home,
-      MSB_HOME: msbHome,
-      SHELL: "/bin/bash",
-      NO_COLOR: "1",
-      ...options.env,
-    },
+    env: setupEnv(home, msbHome, options.env),
   });
   return { exitCode: child.exitCode, output: child.stdout.toString() + child.stderr.toString() };
+}
+
+/** Like runSetup, without blocking this process (a test serves files to the script meanwhile). */
+async function runSetupAsync(
+  home: string,
+  msbHome: string,
+  options: { args?: string[]; env?: Record<string, string> } = {},
+): Promise<SetupRun> {
+  const child = Bun.spawn(["bash", join(REPO, "scripts/setup.sh"), ...(options.args ?? [])], {
+    cwd: root,
+    env: setupEnv(home, msbHome, options.env),
+    stdout: "pipe",
+    stderr: "pipe",
+  });
+  const [stdout, stderr, exitCode] = await Promise.all([
+    new Response(child.stdout).text(),
+    new Response(child.stderr).text(),
+    child.exited,
+  ]);
+  return { exitCode, output: stdout + stderr };
+}
+
+function setupEnv(home: string, msbHome: string, extra: Record<string, string> = {}): Record<string, string> {
+  return {
+    PATH: `${join(REPO, "node_modules/.bin")}:${process.env.PATH ?? "/usr/bin:/bin"}`,
+    HOME: home,
+    MSB_HOME: msbHome,
+    SHELL: "/bin/bash",
+    NO_COLOR: "1",
+    ...extra,
+  };
 }
 
 function freshHome(name: string): { home: string; msbHome: string } {
@@ -116,7 +140,11 @@ describe("scripts/setup.sh", () => {
     const { home, msbHome } = freshHome("no-libs");
     const run = runSetup(home, msbHome, {
       args: ["--no-modify-path"],
-      env: { MSB_LIBKRUN: join(root, "nowhere"), MSB_LIBKRUNFW: join(root, "nowhere") },
+      env: {
+        MSB_LIBKRUN: join(root, "nowhere"),
+        MSB_LIBKRUNFW: join(root, "nowhere"),
+        MSB_RELEASE_URL: "http://127.0.0.1:9",
+      },
     });
     expect(run).toMatchObject({ exitCode: 0 });
     expect(run.output).toContain(`warning: ${join(root, "nowhere")} does not exist`);
@@ -127,6 +155,46 @@ describe("scripts/setup.sh", () => {
         "libkrun not found: VM sandboxes need it; set MSB_LIBKRUN=/path/libkrun.so.1 or install it; " +
           "the namespace backend works without it",
       );
+    }
+  });
+
+  test("downloads libkrunfw from the release URL when none is installed, and checks its sha256", async () => {
+    const systemHas = Bun.spawnSync(["sh", "-c", "ldconfig -p 2>/dev/null | grep -q 'libkrunfw.so.5 '"]);
+    if (systemHas.exitCode === 0) {
+      console.warn("skip: setup download: this host has libkrunfw installed, so setup never downloads it");
+      return;
+    }
+    const release = join(root, "release");
+    const asset = `microsandbox-linux-${process.arch === "arm64" ? "aarch64" : "x86_64"}.tar.gz`;
+    mkdirSync(join(release, "bundle/lib"), { recursive: true });
+    writeFileSync(join(release, "bundle/lib/libkrunfw.so.5.2.0"), "not really a library\n");
+    Bun.spawnSync(["tar", "-czf", join(release, asset), "-C", join(release, "bundle"), "lib"]);
+    const digest = new Bun.CryptoHasher("sha256").update(readFileSync(join(release, asset))).digest("hex");
+    const server = Bun.serve({
+      hostname: "127.0.0.1",
+      port: 0,
+      fetch: (request) => new Response(Bun.file(join(release, new URL(request.url).pathname.slice(1)))),
+    });
+    const env = {
+      MSB_LIBKRUN: join(root, "nowhere"),
+      MSB_LIBKRUNFW: join(root, "nowhere"),
+      MSB_RELEASE_URL: `http://127.0.0.1:${server.port}`,
+    };
+    try {
+      writeFileSync(join(release, "checksums.sha256"), `${"0".repeat(64)}  ${asset}\n`);
+      const tampered = freshHome("download-bad");
+      const bad = await runSetupAsync(tampered.home, tampered.msbHome, { args: ["--no-modify-path"], env });
+      expect(bad.output).toContain("does not match its published sha256");
+      expect(existsSync(join(tampered.msbHome, "lib/libkrunfw.so.5"))).toBe(false);
+
+      writeFileSync(join(release, "checksums.sha256"), `${digest}  ${asset}\n`);
+      const good = freshHome("download-good");
+      const run = await runSetupAsync(good.home, good.msbHome, { args: ["--no-modify-path"], env });
+      expect(run).toMatchObject({ exitCode: 0 });
+      expect(run.output).toContain(`libkrunfw: downloaded from http://127.0.0.1:${server.port}`);
+      expect(readlinkSync(join(good.msbHome, "lib/libkrunfw.so.5"))).toBe("libkrunfw.so.5.2.0");
+    } finally {
+      server.stop(true);
     }
   });
 
