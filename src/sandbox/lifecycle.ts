@@ -25,7 +25,7 @@ export async function requireSandbox(store: Store, name: string): Promise<Sandbo
   if (!record)
     throw new MsbError(`sandbox not found: ${name}`, {
       code: "notFound",
-      hint: "list sandboxes with 'msb ls -a'",
+      hint: "list sandboxes with 'msb ls'",
     });
   return reconcileSandbox(store, record);
 }
