@@ -6,7 +6,7 @@
 import { parseArgs } from "node:util";
 import type { ArgsDef } from "citty";
 import type { SandboxOptionsInput } from "../sandbox/options.ts";
-import { quietArgs } from "./_shared.ts";
+import { optionTable, quietArgs } from "./_shared.ts";
 
 export const sandboxArgs = {
   name: { type: "string", alias: "n", description: "Sandbox name (default: msb-<8 hex>)" },
@@ -150,32 +150,4 @@ export function sandboxOptionsInput(definition: ArgsDef, rawArgs: string[]): San
     isolation: last("isolation"),
     command,
   };
-}
-
-type OptionTable = NonNullable<Parameters<typeof parseArgs>[0]>["options"] & object;
-
-/** The util.parseArgs options citty builds: every spelling is a long option, one-letter aliases shorts. */
-function optionTable(definition: ArgsDef): { options: OptionTable; spellings: Map<string, string> } {
-  const options: OptionTable = {};
-  const spellings = new Map<string, string>();
-  for (const [key, arg] of Object.entries(definition)) {
-    if (arg.type === "positional") continue;
-    const type = arg.type === "boolean" ? "boolean" : "string";
-    const aliases = "alias" in arg && arg.alias !== undefined ? [arg.alias].flat() : [];
-    for (const spelling of new Set([key, camelCase(key), kebabCase(key), ...aliases])) {
-      options[spelling] = { type };
-      spellings.set(spelling, key);
-    }
-    const short = aliases.find((alias) => alias.length === 1);
-    if (short !== undefined) options[key] = { type, short };
-  }
-  return { options, spellings };
-}
-
-function camelCase(name: string): string {
-  return name.replace(/[-_]+([a-zA-Z0-9])/g, (_, letter: string) => letter.toUpperCase());
-}
-
-function kebabCase(name: string): string {
-  return name.replace(/([a-z0-9])([A-Z])/g, "$1-$2").toLowerCase();
 }

@@ -1,6 +1,7 @@
 // Flag groups several commands share, and the checks every command gets (unknown flags are a
 // usage error, not silently ignored).
-import type { ArgDef, ArgsDef, CommandDef } from "citty";
+import { parseArgs } from "node:util";
+import type { ArgsDef, CommandDef } from "citty";
 import { UsageError } from "../errors.ts";
 
 export const quietArgs = {
@@ -30,35 +31,55 @@ export async function rejectUnknownFlags(
   rawArgs: string[],
   path: string[],
 ): Promise<void> {
-  const definitions = (typeof command.args === "function" ? await command.args() : await command.args) ?? {};
-  const known = new Set<string>(["help", "h", "debug"]);
-  for (const [name, definition] of Object.entries(definitions as Record<string, ArgDef>)) {
-    if (definition.type === "positional") continue;
-    known.add(name);
-    known.add(kebab(name));
-    if (definition.type === "boolean") known.add(`no-${kebab(name)}`);
-    const alias = "alias" in definition ? definition.alias : undefined;
-    const aliases = alias === undefined ? [] : [alias].flat();
-    for (const alias of aliases) known.add(alias);
-  }
-  for (const arg of rawArgs) {
-    if (arg === "--") break;
-    if (!arg.startsWith("-") || arg === "-") continue;
-    const names = arg.startsWith("--")
-      ? [arg.slice(2).split("=")[0] ?? ""]
-      : [...arg.slice(1).split("=")[0]!];
-    for (const name of names) {
-      if (!known.has(name)) {
-        const shown = arg.startsWith("--") ? `--${name}` : `-${name}`;
-        throw new UsageError(
-          `unknown option ${shown} for 'msb ${path.join(" ")}'`,
-          `run 'msb ${path.join(" ")} --help'`,
-        );
-      }
-    }
+  const definitions = ((typeof command.args === "function" ? await command.args() : await command.args) ??
+    {}) as ArgsDef;
+  const { options, spellings } = optionTable(definitions);
+  // Parsed the way citty parses, so an option's value that starts with "-" is not taken for a flag.
+  const { tokens } = parseArgs({
+    args: rawArgs,
+    options,
+    allowPositionals: true,
+    strict: false,
+    tokens: true,
+  });
+  for (const token of tokens) {
+    if (token.kind === "option-terminator") break;
+    if (token.kind !== "option" || spellings.has(token.name) || GLOBAL_FLAGS.has(token.name)) continue;
+    const negated = token.name.startsWith("no-") ? spellings.get(token.name.slice(3)) : undefined;
+    if (negated !== undefined && definitions[negated]?.type === "boolean") continue;
+    throw new UsageError(
+      `unknown option ${token.rawName} for 'msb ${path.join(" ")}'`,
+      `run 'msb ${path.join(" ")} --help'`,
+    );
   }
 }
 
-function kebab(name: string): string {
-  return name.replace(/[A-Z]/g, (letter) => `-${letter.toLowerCase()}`);
+const GLOBAL_FLAGS = new Set(["help", "h", "debug"]);
+
+type OptionTable = NonNullable<Parameters<typeof parseArgs>[0]>["options"] & object;
+
+/** The util.parseArgs options citty builds: every spelling is a long option, one-letter aliases shorts. */
+export function optionTable(definition: ArgsDef): { options: OptionTable; spellings: Map<string, string> } {
+  const options: OptionTable = {};
+  const spellings = new Map<string, string>();
+  for (const [key, arg] of Object.entries(definition)) {
+    if (arg.type === "positional") continue;
+    const type = arg.type === "boolean" ? "boolean" : "string";
+    const aliases = "alias" in arg && arg.alias !== undefined ? [arg.alias].flat() : [];
+    for (const spelling of new Set([key, camelCase(key), kebabCase(key), ...aliases])) {
+      options[spelling] = { type };
+      spellings.set(spelling, key);
+    }
+    const short = aliases.find((alias) => alias.length === 1);
+    if (short !== undefined) options[key] = { type, short };
+  }
+  return { options, spellings };
+}
+
+function camelCase(name: string): string {
+  return name.replace(/[-_]+([a-zA-Z0-9])/g, (_, letter: string) => letter.toUpperCase());
+}
+
+function kebabCase(name: string): string {
+  return name.replace(/([a-z0-9])([A-Z])/g, "$1-$2").toLowerCase();
 }
