@@ -22,6 +22,7 @@ export interface RelayEvents {
 export class SessionRelay {
   private nextSession = 1;
   private paused = false;
+  private attachedClients = 0;
   private readonly routes = new Map<number, Route>();
   private readonly byClient = new Map<FrameChannel, Map<number, number>>();
 
@@ -35,7 +36,13 @@ export class SessionRelay {
     return this.routes.size;
   }
 
+  /** Whether any client ever connected (an unnamed run's CLI may die before it does). */
+  hasHadClients(): boolean {
+    return this.attachedClients > 0;
+  }
+
   attachClient(client: FrameChannel): void {
+    this.attachedClients++;
     this.byClient.set(client, new Map());
     client.onFrame = (frame) => this.fromClient(client, frame);
     client.onClose = () => this.detachClient(client);

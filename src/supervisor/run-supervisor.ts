@@ -21,6 +21,7 @@ import { startTimers } from "./timers.ts";
 
 const AGENT_READY_TIMEOUT_MS = 30_000;
 const SHUTDOWN_SLACK_MS = 5_000;
+const UNCLAIMED_EPHEMERAL_MS = 30_000;
 
 export async function runSupervisor(name: string): Promise<number> {
   const store = openStore();
@@ -123,6 +124,13 @@ async function boot(store: Store, name: string, layout: RuntimeLayout): Promise<
     stopWith("crashed");
   };
   backend.exited.then(() => stopWith("crashed"));
+  // An unnamed `msb run` interrupted while the sandbox booted never connects: nobody would stop it.
+  const unclaimed = record.spec.ephemeral
+    ? setTimeout(() => {
+        if (!sessions.hasHadClients()) stopWith("completed");
+      }, UNCLAIMED_EPHEMERAL_MS)
+    : undefined;
+  finished.then(() => clearTimeout(unclaimed));
   const listener = await listenUnix(layout.controlSocket, (client) => sessions.attachClient(client));
   updateStatus(store.db, name, "running", {
     supervisorPid: process.pid,

@@ -42,7 +42,9 @@ describe("SessionRelay", () => {
     const { agent, relay } = setup();
     const a = new MemoryChannel();
     const b = new MemoryChannel();
+    expect(relay.hasHadClients()).toBe(false);
     relay.attachClient(a);
+    expect(relay.hasHadClients()).toBe(true);
     relay.attachClient(b);
     expect(a.sent[0]).toEqual(ready);
     a.onFrame({ kind: FrameKind.exec, session: 1, payload: bytes("{}") });
