@@ -1,9 +1,12 @@
 // Turns the agent's view of the host into the sandbox: runs the mount plan, pivots into the
-// overlay root and lets go of the old root, then sets the hostname and raises `lo`. On the
+// overlay root and lets go of the old root, then sets the hostname and raises `lo`. With a
+// network in the boot config it creates eth0 just before the pivot (guest-network.ts). On the
 // namespace backend it also narrows the capabilities of everything the agent will execute.
 import { SyscallError } from "../errors.ts";
+import type { TapDevice } from "../network/tap.ts";
 import type { AgentBootConfig } from "./boot-config.ts";
 import { restrictBoundingCapabilities } from "./capabilities.ts";
+import { createGuestInterface, writeResolvConfUnlessReadOnly } from "./guest-network.ts";
 import { writeHostnameFiles } from "./hostname-files.ts";
 import { bringLoopbackUp } from "./loopback.ts";
 import { planRootAssembly, stageLayout } from "./mount-plan.ts";
@@ -12,16 +15,23 @@ import { chroot, MNT_DETACH, MS_MOVE, mount, pivotRoot, setHostname, unmount } f
 
 const EINVAL = 22;
 
-export function assembleRoot(config: AgentBootConfig): void {
+/** Returns eth0's TAP device when the boot config has a network, for the relay to net.sock. */
+export function assembleRoot(config: AgentBootConfig): TapDevice | null {
   const root = stageLayout(config.runtimeDir).root;
+  let eth0: TapDevice | null = null;
   for (const step of planRootAssembly(config)) {
-    if (step.kind === "pivot") switchRoot(step.newRoot);
-    else runMountStep(step, root);
+    if (step.kind === "pivot") {
+      // The host's /dev/net/tun is out of reach after the pivot.
+      if (config.network) eth0 = createGuestInterface(config.network);
+      switchRoot(step.newRoot);
+    } else runMountStep(step, root);
   }
   setHostname(config.hostname);
   writeHostnameFilesUnlessReadOnly(config.hostname);
+  if (config.network) writeResolvConfUnlessReadOnly(config.network);
   bringLoopbackUp();
   if (config.backend === "namespace") restrictBoundingCapabilities();
+  return eth0;
 }
 
 /**

@@ -2,6 +2,7 @@
 // folder (visible to the agent as /.msb/boot.json on both backends). Backend-neutral: on the
 // namespace backend the disks are image files to loop-mount; on the VM backend they are block
 // devices (/dev/vda, /dev/vdb) and host folders are virtio-fs tags.
+import type { GuestNetworkConfig } from "../network/plan.ts";
 import type { IsolationBackend, MountSpec } from "../sandbox/spec.ts";
 
 export interface AgentBootConfig {
@@ -24,4 +25,9 @@ export interface AgentBootConfig {
   mounts: MountSpec[];
   /** Grace period between SIGTERM and SIGKILL at shutdown. */
   shutdownGraceMs: number;
+  /**
+   * The guest's eth0, joined to the supervisor's network engine at <runtimeDir>/net.sock
+   * (namespace backend only). Absent or null: the sandbox has only `lo`.
+   */
+  network?: GuestNetworkConfig | null;
 }

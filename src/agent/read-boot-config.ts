@@ -3,6 +3,8 @@
 // is wrong instead of somewhere deep in root assembly.
 import { readFileSync } from "node:fs";
 import { MsbError } from "../errors.ts";
+import { MAX_MTU, MIN_MTU } from "../network/plan.ts";
+import { ipv4FromString, macFromString } from "../network/wire/address.ts";
 import type { AgentBootConfig } from "./boot-config.ts";
 
 export function readBootConfig(path: string): AgentBootConfig {
@@ -39,6 +41,11 @@ export function checkBootConfig(value: unknown, origin: string): AgentBootConfig
   if (typeof config.shutdownGraceMs !== "number" || !(config.shutdownGraceMs >= 0)) {
     throw fail("shutdownGraceMs must be a non-negative number");
   }
+  if (config.network !== undefined && config.network !== null) {
+    if (config.backend !== "namespace") throw fail("network is only supported on the namespace backend");
+    const why = guestNetworkProblem(config.network);
+    if (why !== undefined) throw fail(`network: ${why}`);
+  }
   return value as AgentBootConfig;
 }
 
@@ -53,4 +60,34 @@ function isMountSpec(value: unknown): boolean {
   if (mount.kind === "bind") return typeof mount.source === "string" && typeof mount.readonly === "boolean";
   if (mount.kind === "tmpfs") return mount.sizeBytes === null || Number.isSafeInteger(mount.sizeBytes);
   return false;
+}
+
+/** What is wrong with a boot config's `network` section (GuestNetworkConfig), if anything. */
+function guestNetworkProblem(value: unknown): string | undefined {
+  if (typeof value !== "object" || Array.isArray(value) || value === null) return "not an object";
+  const network = value as Record<string, unknown>;
+  if (network.interface !== "eth0") return "interface must be eth0";
+  if (!parses(macFromString, network.mac)) return "mac must be aa:bb:cc:dd:ee:ff";
+  for (const key of ["address", "gateway"]) {
+    if (!parses(ipv4FromString, network[key])) return `${key} must be an IPv4 address`;
+  }
+  // A /31 or /32 leaves no room for both the guest and its gateway.
+  const prefix = network.prefix as number;
+  if (!Number.isInteger(prefix) || prefix < 1 || prefix > 30) return "prefix must be an integer in 1..30";
+  const mtu = network.mtu as number;
+  if (!Number.isInteger(mtu) || mtu < MIN_MTU || mtu > MAX_MTU)
+    return `mtu must be in ${MIN_MTU}..${MAX_MTU}`;
+  if (!Array.isArray(network.dns) || !network.dns.every((server) => parses(ipv4FromString, server)))
+    return "dns must be a list of IPv4 addresses";
+  return undefined;
+}
+
+function parses(parse: (text: string) => unknown, value: unknown): boolean {
+  if (typeof value !== "string") return false;
+  try {
+    parse(value);
+    return true;
+  } catch {
+    return false;
+  }
 }

@@ -12,6 +12,7 @@ import { type Frame, FrameKind, type Ready, type Shutdown } from "../protocol/me
 import { assembleRoot } from "./assemble-root.ts";
 import type { AgentBootConfig } from "./boot-config.ts";
 import { serveExecSessions } from "./exec-server.ts";
+import { startGuestNetworkRelay } from "./guest-network.ts";
 import { validateMountTarget } from "./mount-target.ts";
 import { readBootConfig } from "./read-boot-config.ts";
 import { startOrphanReaper } from "./reaper.ts";
@@ -27,6 +28,8 @@ export const AgentExitCode = {
 
 /** Where the runtime folder appears inside the sandbox. */
 const GUEST_RUNTIME_DIR = "/.msb";
+/** Where the supervisor's network engine listens for eth0's frames (<runtimeDir>/net.sock). */
+const GUEST_NET_SOCKET = `${GUEST_RUNTIME_DIR}/net.sock`;
 /** How long to let `shutdownDone` drain to the supervisor before exiting. */
 const FLUSH_TIMEOUT_MS = 1000;
 
@@ -35,7 +38,8 @@ export async function runAgent(bootConfigPath: string): Promise<never> {
     readBootConfig(bootConfigPath),
   );
   process.umask(0o022);
-  await stage("root assembly failed", AgentExitCode.rootAssembly, () => assembleRoot(config));
+  const eth0 = await stage("root assembly failed", AgentExitCode.rootAssembly, () => assembleRoot(config));
+  if (eth0 !== null) startGuestNetworkRelay(eth0, GUEST_NET_SOCKET);
   const channel = await stage("agent channel failed", AgentExitCode.channel, () =>
     connectUnix(guestAgentSocket(config)),
   );

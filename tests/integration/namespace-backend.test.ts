@@ -14,13 +14,17 @@ import { type NamespaceSandbox, startNamespaceSandbox } from "../../src/backend/
 import { createUpperDisk } from "../../src/backend/upper-disk.ts";
 import type { FrameChannel } from "../../src/protocol/channel.ts";
 import { listenUnix } from "../../src/protocol/channel-unix.ts";
-import { decodeJson } from "../../src/protocol/frame.ts";
-import { type Exited, type Frame, FrameKind, type Ready } from "../../src/protocol/messages.ts";
+import { FrameKind } from "../../src/protocol/messages.ts";
+import {
+  BUSYBOX,
+  requireFilesystems,
+  requireStaticBusybox,
+  Supervisor,
+} from "../helpers/agent-supervisor.ts";
 import { REPO_ROOT } from "../helpers/msb-cli.ts";
 import { announceSkip, firstSkipReason, requireLinux, requireRoot, requireTool } from "../helpers/skip.ts";
 import { buildFixtureImage, type FixtureEntry, tempDir } from "../helpers/tar-fixtures.ts";
 
-const BUSYBOX = "/usr/bin/busybox";
 /** Busybox applets the tests call, as symlinks in the image's /bin. */
 const APPLETS = [
   ...["sh", "ls", "cat", "hostname", "sleep", "echo", "grep", "head", "wc", "touch", "test"],
@@ -29,25 +33,6 @@ const APPLETS = [
 const MEMORY_BYTES = 256 * 1024 * 1024;
 const SCRATCH_BYTES = 8 * 1024 * 1024;
 const BOOT_TIMEOUT_MS = 10_000;
-
-function requireFilesystems(): string | undefined {
-  const known = readFileSync("/proc/filesystems", "utf8");
-  const missing = ["erofs", "overlay", "ext4"].filter((name) => !new RegExp(`\\b${name}\\b`).test(known));
-  return missing.length > 0 ? `${missing.join(", ")} not in /proc/filesystems (modprobe them)` : undefined;
-}
-
-/** A dynamically linked busybox would find no libc in the image. */
-function requireStaticBusybox(): string | undefined {
-  if (!existsSync(BUSYBOX)) return `${BUSYBOX} not found (apt-get install busybox-static)`;
-  const elf = readFileSync(BUSYBOX);
-  const phoff = Number(elf.readBigUInt64LE(32));
-  const [phentsize, phnum] = [elf.readUInt16LE(54), elf.readUInt16LE(56)];
-  for (let i = 0; i < phnum; i++) {
-    if (elf.readUInt32LE(phoff + i * phentsize) === 3)
-      return `${BUSYBOX} is not static (apt-get install busybox-static)`;
-  }
-  return undefined;
-}
 
 const skipReason = announceSkip(
   "namespace backend",
@@ -74,57 +59,6 @@ const paths = {
   shareRo: join(work.path, "share-ro"),
 };
 const cgroupName = `msb-test-${process.pid}`;
-
-interface ExecResult {
-  stdout: string;
-  stderr: string;
-  exited: Exited;
-}
-
-/** The test's side of agent.sock: waits for ready, runs exec sessions, sends shutdown. */
-class Supervisor {
-  readonly ready: Promise<Ready>;
-  readonly shutdownDone: Promise<void>;
-  private readonly sessions = new Map<
-    number,
-    { out: string[]; err: string[]; done: (r: ExecResult) => void }
-  >();
-  private nextSession = 1;
-  private onReady!: (ready: Ready) => void;
-  private onShutdownDone!: () => void;
-
-  constructor(readonly channel: FrameChannel) {
-    this.ready = new Promise((resolve) => (this.onReady = resolve));
-    this.shutdownDone = new Promise((resolve) => (this.onShutdownDone = resolve));
-    channel.onFrame = (frame) => this.received(frame);
-  }
-
-  exec(argv: string[]): Promise<ExecResult> {
-    const session = this.nextSession++;
-    return new Promise((done) => {
-      this.sessions.set(session, { out: [], err: [], done });
-      this.channel.sendJson(FrameKind.exec, session, { argv, env: [], tty: false });
-    });
-  }
-
-  async sh(script: string): Promise<string> {
-    const result = await this.exec(["sh", "-c", script]);
-    if (result.exited.code !== 0) throw new Error(`${script}: exit ${result.exited.code}: ${result.stderr}`);
-    return result.stdout;
-  }
-
-  private received(frame: Frame): void {
-    const text = new TextDecoder().decode(frame.payload);
-    const session = this.sessions.get(frame.session);
-    if (frame.kind === FrameKind.ready) this.onReady(decodeJson<Ready>(frame));
-    else if (frame.kind === FrameKind.shutdownDone) this.onShutdownDone();
-    else if (frame.kind === FrameKind.stdout) session?.out.push(text);
-    else if (frame.kind === FrameKind.stderr) session?.err.push(text);
-    else if (frame.kind === FrameKind.exited && session) {
-      session.done({ stdout: session.out.join(""), stderr: session.err.join(""), exited: decodeJson(frame) });
-    }
-  }
-}
 
 interface Booted {
   sandbox: NamespaceSandbox;
