@@ -64,6 +64,35 @@ export const sandboxArgs = {
     valueHint: "duration",
     description: "Stop the sandbox after this long idle, e.g. 10m",
   },
+  network: {
+    type: "boolean",
+    description: "Give the sandbox a network (--no-network: loopback only, no NIC)",
+  },
+  "net-rule": {
+    type: "string",
+    valueHint: "allow|deny@target[:proto[:ports]]",
+    description:
+      "Egress rule before the public-only default, e.g. allow@10.0.0.0/8 or allow@host (repeatable)",
+  },
+  "dns-block-domain": {
+    type: "string",
+    valueHint: "domain",
+    description: "Answer NXDOMAIN for this domain and its subdomains (repeatable)",
+  },
+  "dns-nameserver": {
+    type: "string",
+    valueHint: "ip[:port]",
+    description: "Upstream DNS server instead of the host's (repeatable)",
+  },
+  "dns-rebind-protection": {
+    type: "boolean",
+    description: "Drop DNS answers pointing at denied addresses (default on; --no-dns-rebind-protection)",
+  },
+  "max-connections": {
+    type: "string",
+    valueHint: "n",
+    description: "Most concurrent TCP connections out of the sandbox (default 256)",
+  },
   isolation: {
     type: "string",
     valueHint: "vm|namespace",
@@ -128,8 +157,9 @@ export function splitGuestCommand(
 
 /** The sandbox flags of a `run`/`create` invocation; the last value wins for single flags. */
 export function sandboxOptionsInput(definition: ArgsDef, rawArgs: string[]): SandboxOptionsInput {
-  const { values, command } = scanArgs(definition, rawArgs);
+  const { values, command, options } = scanArgs(definition, rawArgs);
   const last = (name: string) => values.get(name)?.at(-1);
+  const negated = (name: string) => options.includes(`--no-${name}`);
   const all = (name: string) => values.get(name) ?? [];
   return {
     name: last("name"),
@@ -148,6 +178,12 @@ export function sandboxOptionsInput(definition: ArgsDef, rawArgs: string[]): San
     maxDuration: last("max-duration"),
     idleTimeout: last("idle-timeout"),
     isolation: last("isolation"),
+    noNetwork: negated("network"),
+    netRule: all("net-rule"),
+    dnsBlockDomain: all("dns-block-domain"),
+    dnsNameserver: all("dns-nameserver"),
+    noDnsRebindProtection: negated("dns-rebind-protection"),
+    maxConnections: last("max-connections"),
     command,
   };
 }

@@ -18,9 +18,10 @@ import {
   parseWorkdir,
 } from "./parse-flags.ts";
 import { parseTmpfs, parseVolume } from "./parse-mount.ts";
+import { parseNetworkFlags } from "./parse-network.ts";
 import { parseScript } from "./parse-script.ts";
 import { GIB, MIB, parseMemory } from "./parse-size.ts";
-import type { IsolationBackend, MountSpec, SandboxSpec, ScriptSpec } from "./spec.ts";
+import type { IsolationBackend, MountSpec, NetworkSpec, SandboxSpec, ScriptSpec } from "./spec.ts";
 
 export const DEFAULT_CPUS = 1;
 export const DEFAULT_MEMORY_BYTES = 512 * MIB;
@@ -47,6 +48,12 @@ export interface SandboxOptionsInput {
   maxDuration?: string;
   idleTimeout?: string;
   isolation?: string;
+  noNetwork?: boolean;
+  netRule?: string[];
+  dnsBlockDomain?: string[];
+  dnsNameserver?: string[];
+  noDnsRebindProtection?: boolean;
+  maxConnections?: string;
   /** The guest command after `--`; replaces the image's CMD. */
   command?: string[];
   /** Unnamed `msb run`: the caller decides, the sandbox is removed when its command exits. */
@@ -79,6 +86,7 @@ export interface ParsedSandboxOptions {
   idleTimeoutMs: number | null;
   isolation: IsolationBackend;
   ephemeral: boolean;
+  network: NetworkSpec | null;
 }
 
 export interface SandboxImage {
@@ -110,6 +118,7 @@ export function validateSandboxOptions(
     idleTimeoutMs: optionalDuration(input.idleTimeout, "--idle-timeout"),
     isolation: parseIsolation(input.isolation, context.env),
     ephemeral: input.ephemeral ?? false,
+    network: parseNetworkFlags(input),
   };
 }
 
@@ -131,6 +140,7 @@ export function specFromOptions(options: ParsedSandboxOptions, image: SandboxIma
     command: resolveCommand(options, image.config),
     mounts: options.mounts,
     scripts: options.scripts,
+    network: options.network,
     maxDurationMs: options.maxDurationMs,
     idleTimeoutMs: options.idleTimeoutMs,
     ephemeral: options.ephemeral,

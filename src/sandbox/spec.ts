@@ -26,6 +26,18 @@ export interface ScriptSpec {
   content: string;
 }
 
+/** The sandbox's network behind the engine; null in SandboxSpec means --no-network (no NIC). */
+export interface NetworkSpec {
+  /** `--net-rule` texts, checked at create time, applied first-match before the default. */
+  rules: string[];
+  /** `--dns-block-domain`: answered NXDOMAIN, subdomains included. */
+  blockedDomains: string[];
+  /** `--dns-nameserver`; empty: the host's /etc/resolv.conf. */
+  nameservers: string[];
+  rebindProtection: boolean;
+  maxConnections: number;
+}
+
 export interface SandboxSpec {
   name: string;
   /** Canonical image reference and the manifest whose rootfs.erofs this sandbox uses. */
@@ -51,4 +63,6 @@ export interface SandboxSpec {
   idleTimeoutMs: number | null;
   /** Unnamed `msb run`: removed when its command exits. */
   ephemeral: boolean;
+  /** null: --no-network. Absent in records made before networking existed: loopback only. */
+  network?: NetworkSpec | null;
 }

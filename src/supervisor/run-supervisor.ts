@@ -15,8 +15,9 @@ import { openStore, type Store } from "../store/store.ts";
 import { within } from "../util/deadline.ts";
 import { tryLock } from "../util/file-lock.ts";
 import { SessionRelay } from "./relay.ts";
-import { prepareRuntime, type RuntimeLayout } from "./runtime-dir.ts";
+import { prepareRuntime, type RuntimeLayout, writeBootConfig } from "./runtime-dir.ts";
 import { type RunningBackend, startBackend } from "./start-backend.ts";
+import { type RunningNetwork, startNetwork } from "./start-network.ts";
 import { startTimers } from "./timers.ts";
 
 const AGENT_READY_TIMEOUT_MS = 30_000;
@@ -34,13 +35,18 @@ export async function runSupervisor(name: string): Promise<number> {
     throw new ConflictError(`sandbox ${name} is already running`);
   }
   const layout = prepareRuntime(store.paths, record);
+  let network: RunningNetwork | null = null;
   try {
+    network = record.spec.network ? startNetwork(record.spec.network, layout.netSocket, logLine) : null;
+    writeBootConfig(store.paths, record, layout, network?.guest ?? null);
     const session = await boot(store, record.spec.name, layout);
     reportToParent({ ready: true });
     const reason = await session.finished;
     await shutdown(store, name, layout, session, reason);
+    network?.stop();
     return 0;
   } catch (error) {
+    network?.stop();
     const message = error instanceof Error ? error.message : String(error);
     reportToParent({ ready: false, error: message });
     updateStatus(store.db, name, "stopped", { exitReason: "failed", stoppedAt: new Date().toISOString() });
@@ -168,6 +174,11 @@ function waitForAgent(socketPath: string) {
       .catch(reject);
   });
   return { channel, close: () => server?.close() };
+}
+
+/** The supervisor's stderr is the sandbox's supervisor.log. */
+function logLine(line: string): void {
+  process.stderr.write(`${new Date().toISOString()} network: ${line}\n`);
 }
 
 async function shutdown(

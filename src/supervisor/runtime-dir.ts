@@ -4,6 +4,7 @@ import { chmodSync, mkdirSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import type { AgentBootConfig } from "../agent/boot-config.ts";
 import { MsbError } from "../errors.ts";
+import type { GuestNetworkConfig } from "../network/plan.ts";
 import { imageDir, type MsbPaths, runtimeDir, sandboxDir } from "../paths.ts";
 import type { SandboxRecord } from "../store/sandbox-records.ts";
 
@@ -16,6 +17,8 @@ export interface RuntimeLayout {
   bootConfig: string;
   agentSocket: string;
   controlSocket: string;
+  /** The guest NIC's frames (4-byte length + Ethernet frame) to and from the network engine. */
+  netSocket: string;
   guestLog: string;
 }
 
@@ -26,10 +29,12 @@ export function runtimeLayout(paths: MsbPaths, record: Pick<SandboxRecord, "id" 
     bootConfig: join(dir, "boot.json"),
     agentSocket: join(dir, "agent.sock"),
     controlSocket: join(dir, "ctl.sock"),
+    netSocket: join(dir, "net.sock"),
     guestLog: join(sandboxDir(paths, record.spec.name), "logs", "guest.log"),
   };
 }
 
+/** Makes a fresh runtime folder with the sandbox's scripts; the boot config comes separately. */
 export function prepareRuntime(paths: MsbPaths, record: SandboxRecord): RuntimeLayout {
   const layout = runtimeLayout(paths, record);
   if (Buffer.byteLength(layout.controlSocket) > MAX_SOCKET_PATH) {
@@ -46,6 +51,16 @@ export function prepareRuntime(paths: MsbPaths, record: SandboxRecord): RuntimeL
     writeFileSync(path, script.content);
     chmodSync(path, 0o755);
   }
+  return layout;
+}
+
+/** Writes boot.json: what the agent needs to assemble the guest, its mounts and its NIC. */
+export function writeBootConfig(
+  paths: MsbPaths,
+  record: SandboxRecord,
+  layout: RuntimeLayout,
+  network: GuestNetworkConfig | null,
+): void {
   const boot: AgentBootConfig = {
     version: 1,
     backend: record.spec.isolation,
@@ -59,7 +74,7 @@ export function prepareRuntime(paths: MsbPaths, record: SandboxRecord): RuntimeL
     user: record.spec.user,
     mounts: record.spec.mounts,
     shutdownGraceMs: SHUTDOWN_GRACE_MS,
+    network,
   };
   writeFileSync(layout.bootConfig, `${JSON.stringify(boot, null, 2)}\n`, { mode: 0o600 });
-  return layout;
 }

@@ -3,7 +3,7 @@
 import { colors } from "consola/utils";
 import { formatDurationMs } from "../sandbox/parse-duration.ts";
 import { GIB, MIB } from "../sandbox/parse-size.ts";
-import type { MountSpec } from "../sandbox/spec.ts";
+import type { MountSpec, NetworkSpec } from "../sandbox/spec.ts";
 import type { SandboxState } from "../sandbox/state.ts";
 import { displayCommand, type PsEntry } from "../sandbox/view.ts";
 import type { SandboxRecord } from "../store/sandbox-records.ts";
@@ -77,6 +77,7 @@ export function renderInspect(record: SandboxRecord): string {
       ["Max duration", spec.maxDurationMs === null ? "none" : formatDurationMs(spec.maxDurationMs)],
       ["Idle timeout", spec.idleTimeoutMs === null ? "none" : formatDurationMs(spec.idleTimeoutMs)],
     ]),
+    networkSection(spec.network),
     list("Environment", spec.env),
     list("Mounts", spec.mounts.map(describeMount)),
     list(
@@ -89,6 +90,18 @@ export function renderInspect(record: SandboxRecord): string {
     lastRun(record),
   ];
   return blocks.filter((block) => block !== "").join("\n");
+}
+
+/** `--no-network` shows as none; records from before networking existed had loopback only. */
+function networkSection(network: NetworkSpec | null | undefined): string {
+  if (!network) return section("Network", [["Interfaces", "lo only"]]);
+  return section("Network", [
+    ["Egress", ["public only (default)", ...network.rules].join(", ")],
+    ["DNS upstream", network.nameservers.length > 0 ? network.nameservers.join(", ") : "host resolv.conf"],
+    ["DNS blocked", network.blockedDomains.length > 0 ? network.blockedDomains.join(", ") : "-"],
+    ["Rebind guard", network.rebindProtection ? "on" : "off"],
+    ["Connections", `at most ${network.maxConnections}`],
+  ]);
 }
 
 /** Whole units where the size is a whole number of them (`4 GiB`, `64 MiB`), else `1.5 GiB`. */

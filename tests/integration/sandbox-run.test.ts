@@ -481,9 +481,9 @@ describe.skipIf(skipReason !== undefined)("msb run (namespace backend)", () => {
     );
 
     test(
-      "the only network interface is lo",
+      "with --no-network the only network interface is lo",
       async () => {
-        expect((await sh("ls /sys/class/net")).stdout).toBe("lo\n");
+        expect((await sh("ls /sys/class/net", ["--no-network"])).stdout).toBe("lo\n");
       },
       TEST_TIMEOUT_MS,
     );

@@ -113,6 +113,16 @@ describe("sandboxOptionsInput", () => {
       "5m",
       "--isolation",
       "namespace",
+      "--net-rule",
+      "allow@host",
+      "--net-rule=deny@10.0.0.0/8",
+      "--dns-block-domain",
+      "ads.test",
+      "--dns-nameserver",
+      "192.0.2.53",
+      "--no-dns-rebind-protection",
+      "--max-connections",
+      "64",
       "-q",
       "-d",
       "python:3.12",
@@ -137,6 +147,12 @@ describe("sandboxOptionsInput", () => {
       maxDuration: "1h",
       idleTimeout: "5m",
       isolation: "namespace",
+      noNetwork: false,
+      netRule: ["allow@host", "deny@10.0.0.0/8"],
+      dnsBlockDomain: ["ads.test"],
+      dnsNameserver: ["192.0.2.53"],
+      noDnsRebindProtection: true,
+      maxConnections: "64",
       command: ["python", "-V"],
     });
   });
@@ -147,6 +163,8 @@ describe("sandboxOptionsInput", () => {
     expect(input.memory).toBeUndefined();
     expect(input.volume).toEqual([]);
     expect(input.command).toEqual([]);
+    expect(input.noNetwork).toBe(false);
+    expect(sandboxOptionsInput(runArgs, ["--no-network", "alpine"]).noNetwork).toBe(true);
   });
 
   test.each([

@@ -68,6 +68,13 @@ describe("buildSandboxSpec", () => {
       maxDurationMs: null,
       idleTimeoutMs: null,
       ephemeral: false,
+      network: {
+        rules: [],
+        blockedDomains: [],
+        nameservers: [],
+        rebindProtection: true,
+        maxConnections: 256,
+      },
     });
   });
 
