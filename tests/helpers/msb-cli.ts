@@ -22,6 +22,8 @@ export interface RunMsbOptions {
   /** MSB_HOME for this run; without it the run gets a fresh one, removed afterwards. */
   msbHome?: string;
   timeoutMs?: number;
+  /** Working directory of msb (default: the test's), for relative -v and --script paths. */
+  cwd?: string;
 }
 
 export function requireMsbBinary(): void {
@@ -35,6 +37,7 @@ export async function runMsb(args: string[], options: RunMsbOptions = {}): Promi
   const stdin = typeof options.stdin === "string" ? new TextEncoder().encode(options.stdin) : options.stdin;
   try {
     const child = Bun.spawn([MSB_BINARY, ...args], {
+      ...(options.cwd === undefined ? {} : { cwd: options.cwd }),
       env: { ...process.env, MSB_HOME: home, NO_COLOR: "1", ...options.env },
       stdin: stdin ?? "ignore",
       stdout: "pipe",

@@ -17,7 +17,6 @@ import {
 import { type LocalRegistry, startRegistry } from "./local-registry.ts";
 import {
   describeRun,
-  MSB_BINARY,
   type MsbResult,
   type RunMsbOptions,
   requireMsbBinary,
@@ -221,23 +220,9 @@ export async function setupSandboxEnv(options: { pullOciImage?: boolean } = {}):
   };
 }
 
-/** runMsb with a working directory (runMsb always uses the test's). */
-export async function runMsbInDir(cwd: string, args: string[], options: RunMsbOptions): Promise<MsbResult> {
-  const stdin = typeof options.stdin === "string" ? new TextEncoder().encode(options.stdin) : options.stdin;
-  const child = Bun.spawn([MSB_BINARY, ...args], {
-    cwd,
-    env: { ...process.env, MSB_HOME: options.msbHome ?? "", NO_COLOR: "1", ...options.env },
-    stdin: stdin ?? "ignore",
-    stdout: "pipe",
-    stderr: "pipe",
-    timeout: options.timeoutMs ?? 60_000,
-  });
-  const [stdout, stderr, code] = await Promise.all([
-    new Response(child.stdout).text(),
-    new Response(child.stderr).text(),
-    child.exited,
-  ]);
-  return { code, stdout, stderr };
+/** runMsb from another working directory. */
+export function runMsbInDir(cwd: string, args: string[], options: RunMsbOptions): Promise<MsbResult> {
+  return runMsb(args, { ...options, cwd });
 }
 
 /** Re-exported so files need one import. */
