@@ -11,6 +11,8 @@ export interface TcpTimeouts {
   maxRetransmits: number;
   /** SYN-ACK retransmissions before the handshake is abandoned. */
   maxSynAckRetransmits: number;
+  /** SYN retransmissions of an active open (`connect()`) before it is abandoned. */
+  maxSynRetransmits: number;
   /** TIME-WAIT after we closed first: short, as on a lossless link only a lost ACK matters. */
   timeWaitMs: number;
   /** A connection with no segment from the guest and no host data for this long is reset. */
@@ -23,6 +25,7 @@ export const DEFAULT_TCP_TIMEOUTS: TcpTimeouts = {
   rtoMaxMs: 60_000,
   maxRetransmits: 10,
   maxSynAckRetransmits: 5,
+  maxSynRetransmits: 5,
   timeWaitMs: 5000,
   idleMs: 2 * 60 * 60 * 1000,
 };

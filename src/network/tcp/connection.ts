@@ -4,13 +4,23 @@
 // connection state, the handshake, segment dispatch, timers and teardown; the two data directions
 // live in tcp-sender.ts and tcp-receiver.ts, and segment-writer.ts builds what we send.
 //
+// Two ways in: the constructor is a passive open (the guest sent SYN, the engine calls accept()),
+// `GuestTcpConnection.connect()` an active open into the guest for published ports (we send SYN
+// from the gateway; the guest's SYN-ACK establishes the connection). Once established both are
+// the same state machine.
+//
 // Simplifications from network.md §2 (the virtio link is lossless and in order): no congestion
 // control, no SACK, no timestamps, no reassembly queue (a gap is dropped and answered with a
 // duplicate ACK), connect-before-SYN-ACK. Sending uses go-back-N from SND.UNA on timeout.
 import { MsbError } from "../../errors.ts";
 import { DEFAULT_TCP_TIMEOUTS, type GuestTcpConnectionOptions, type TcpTimeouts } from "./config.ts";
-import { type NegotiatedParameters, negotiateParameters } from "./negotiated-parameters.ts";
-import { hasFlag, isConnectionRequest, TcpFlag, type TcpSegment } from "./segment.ts";
+import {
+  type NegotiatedParameters,
+  negotiateParameters,
+  offerParameters,
+  settleOffer,
+} from "./negotiated-parameters.ts";
+import { hasFlag, isConnectionRequest, resetForUnknownSegment, TcpFlag, type TcpSegment } from "./segment.ts";
 import { SegmentWriter } from "./segment-writer.ts";
 import { seqGt } from "./seq.ts";
 import { TcpReceiver } from "./tcp-receiver.ts";
@@ -19,6 +29,7 @@ import type {
   GuestTcpCallbacks,
   TcpCloseReason,
   TcpEndpointStats,
+  TcpPorts,
   TcpSegmentOutcome,
   TcpState,
 } from "./types.ts";
@@ -38,8 +49,19 @@ function randomSequence(): number {
   return crypto.getRandomValues(new Uint32Array(1))[0]!;
 }
 
+/** The constructor argument of an active open; not exported, so only `connect()` makes one. */
+class ActiveOpen {
+  readonly #ports: TcpPorts;
+  constructor(ports: TcpPorts) {
+    this.#ports = { localPort: ports.localPort, remotePort: ports.remotePort };
+  }
+  get ports(): TcpPorts {
+    return this.#ports;
+  }
+}
+
 export class GuestTcpConnection {
-  private currentState: TcpState = "awaiting-accept";
+  private currentState: TcpState;
   readonly stats: TcpEndpointStats = { bytesFromGuest: 0, bytesToGuest: 0, retransmittedSegments: 0 };
 
   private readonly now: () => number;
@@ -51,22 +73,46 @@ export class GuestTcpConnection {
   private timeWaitUntil: number | undefined;
   private lastActivityAt: number;
 
-  /** Creates the connection for a guest SYN; nothing is sent until `accept()` or `refuse()`. */
+  /**
+   * Active open into the guest (published ports): sends our SYN from `localPort` (the gateway's
+   * ephemeral port) to the guest's `remotePort` at once and retransmits it with backoff. The
+   * guest's SYN-ACK establishes the connection and calls `onConnected`; a RST closes it as
+   * `refused` and no answer as `handshake-timeout` (both after `onHostAbort`). Host data given
+   * before then is queued and sent once established. A guest SYN for the tuple (a simultaneous
+   * open) is not supported: it is answered with RST|ACK and the open fails as `refused`.
+   */
+  static connect(
+    ports: TcpPorts,
+    callbacks: GuestTcpCallbacks,
+    options: GuestTcpConnectionOptions,
+  ): GuestTcpConnection {
+    return new GuestTcpConnection(new ActiveOpen(ports), callbacks, options);
+  }
+
+  /**
+   * Creates the connection for a guest SYN (passive open); nothing is sent until `accept()` or
+   * `refuse()`. An active open goes through `connect()`.
+   */
   constructor(
-    syn: TcpSegment,
+    syn: TcpSegment | ActiveOpen,
     private readonly callbacks: GuestTcpCallbacks,
     options: GuestTcpConnectionOptions,
   ) {
-    if (!isConnectionRequest(syn)) {
+    const active = syn instanceof ActiveOpen;
+    if (!active && !isConnectionRequest(syn)) {
       throw new MsbError("a guest TCP connection must start with a SYN without ACK or RST");
     }
     this.now = options.now;
     this.timeouts = { ...DEFAULT_TCP_TIMEOUTS, ...options.timeouts };
-    this.parameters = negotiateParameters(syn, options);
-    this.receiver = new TcpReceiver(syn, this.parameters, this.stats, callbacks);
-    this.writer = new SegmentWriter(syn, this.parameters, this.receiver, callbacks);
+    // An active open knows nothing of the guest until its SYN-ACK: zeros stand in for its initial
+    // sequence number and window until `onSynAck` synchronizes the halves.
+    const peerSyn = active ? { seq: 0, window: 0 } : syn;
+    this.parameters = active ? offerParameters(options) : negotiateParameters(syn, options);
+    this.receiver = new TcpReceiver(peerSyn.seq, this.parameters, this.stats, callbacks);
+    const ports = active ? syn.ports : { localPort: syn.dstPort, remotePort: syn.srcPort };
+    this.writer = new SegmentWriter(ports, this.parameters, this.receiver, callbacks);
     const initialSequence = (options.initialSequence ?? randomSequence()) >>> 0;
-    this.sender = new TcpSender(syn, initialSequence, this.parameters, this.timeouts, this.stats, {
+    this.sender = new TcpSender(peerSyn, initialSequence, this.parameters, this.timeouts, this.stats, {
       now: () => this.now(),
       canSend: () => SENDING_STATES.has(this.currentState),
       emit: (fields) => this.writer.emit(fields),
@@ -75,6 +121,11 @@ export class GuestTcpConnection {
       onHostResume: () => this.callbacks.onHostResume(),
     });
     this.lastActivityAt = this.now();
+    this.currentState = active ? "syn-sent" : "awaiting-accept";
+    if (active) {
+      this.writer.syn(initialSequence);
+      this.armRetransmitTimer();
+    }
   }
 
   get state(): TcpState {
@@ -180,6 +231,10 @@ export class GuestTcpConnection {
       case "awaiting-accept":
         this.handleBeforeAccept(segment);
         return "handled";
+      case "syn-sent":
+        this.lastActivityAt = this.now();
+        this.handleSynSent(segment);
+        return "handled";
       case "time-wait":
         // RFC 6191 / RFC 1122 §4.2.2.13: a SYN above the old sequence space may reuse the tuple.
         if (isConnectionRequest(segment) && seqGt(segment.seq, this.receiver.rcvNxt)) {
@@ -202,6 +257,51 @@ export class GuestTcpConnection {
       this.callbacks.onHostAbort();
       this.close("reset-by-guest");
     }
+  }
+
+  /**
+   * RFC 9293 §3.10.7.3 with RFC 5961 §3 (active open). Data on a SYN-ACK (TCP Fast Open only) is
+   * not taken: it stays unacknowledged and the guest sends it again.
+   */
+  private handleSynSent(segment: TcpSegment): void {
+    const isRst = hasFlag(segment, TcpFlag.rst);
+    if (hasFlag(segment, TcpFlag.ack)) {
+      if (!this.sender.isAcceptableHandshakeAck(segment.ack)) {
+        // Not an answer to our SYN (an old duplicate): <SEQ=SEG.ACK><CTL=RST>, keep waiting.
+        if (!isRst) this.writer.emit({ flags: TcpFlag.rst, seq: segment.ack });
+        return;
+      }
+      if (isRst) {
+        // The guest refused: nothing listens on the port.
+        this.callbacks.onHostAbort();
+        this.close("refused");
+        return;
+      }
+      if (hasFlag(segment, TcpFlag.syn)) this.onSynAck(segment);
+      return;
+    }
+    if (isRst || !hasFlag(segment, TcpFlag.syn)) return;
+    // A bare SYN: the guest opened the same tuple towards us (simultaneous open). Supporting it
+    // would only serve a guest that binds the published port as a client port; refuse it and fail
+    // the open rather than merge two handshakes.
+    const reset = resetForUnknownSegment(segment);
+    if (reset !== undefined) this.callbacks.onSegment(reset);
+    this.callbacks.onHostAbort();
+    this.close("refused");
+  }
+
+  /** The guest's SYN-ACK acknowledged our SYN: take its parameters and go established. */
+  private onSynAck(segment: TcpSegment): void {
+    settleOffer(this.parameters, segment);
+    this.receiver.synchronize(segment.seq);
+    this.sender.takeSynAck(segment);
+    this.currentState = "established";
+    this.receiver.ackPending = true;
+    this.callbacks.onConnected?.();
+    // Host data queued meanwhile carries the ACK; otherwise a bare ACK completes the handshake.
+    this.sender.output();
+    this.armRetransmitTimer();
+    if (this.receiver.ackPending) this.sendAck();
   }
 
   /** RFC 9293 §3.10.7.4, for SYN-RECEIVED and every later state. */
@@ -331,6 +431,17 @@ export class GuestTcpConnection {
   // Timers
 
   private onRetransmitTimer(): void {
+    if (this.currentState === "syn-sent") {
+      if (this.sender.rto.backoffCount >= this.timeouts.maxSynRetransmits) {
+        this.failWithReset("handshake-timeout");
+        return;
+      }
+      this.sender.rto.backOff();
+      this.stats.retransmittedSegments++;
+      this.writer.syn(this.sender.initialSequence);
+      this.armRetransmitTimer();
+      return;
+    }
     if (this.currentState === "syn-received") {
       if (this.sender.rto.backoffCount >= this.timeouts.maxSynAckRetransmits) {
         this.failWithReset("handshake-timeout");
@@ -355,6 +466,7 @@ export class GuestTcpConnection {
    */
   private armRetransmitTimer(): void {
     const needed =
+      this.currentState === "syn-sent" ||
       this.currentState === "syn-received" ||
       (SENDING_STATES.has(this.currentState) && this.sender.hasOutstandingWork());
     if (needed) this.sender.startRetransmitTimer();
@@ -372,10 +484,15 @@ export class GuestTcpConnection {
     this.writer.emit({ flags: TcpFlag.ack, seq: this.sender.nextSeq });
   }
 
-  /** RST towards the guest: before the handshake as a refusal, afterwards at SND.MAX. */
+  /**
+   * RST towards the guest: before the handshake as a refusal, afterwards at SND.MAX. In SYN-SENT
+   * there is nothing to acknowledge: a bare RST at ISS + 1 resets a guest whose SYN-ACK we missed.
+   */
   private emitReset(): void {
     if (this.currentState === "awaiting-accept") {
       this.writer.emit({ flags: TcpFlag.rst | TcpFlag.ack, seq: 0 });
+    } else if (this.currentState === "syn-sent") {
+      this.writer.emit({ flags: TcpFlag.rst, seq: this.sender.maxSeq });
     } else {
       this.writer.emit({ flags: TcpFlag.rst | TcpFlag.ack, seq: this.sender.maxSeq });
     }

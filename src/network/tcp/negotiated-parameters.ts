@@ -1,6 +1,6 @@
-// What a guest TCP connection settles at the handshake from the guest's SYN and our link
-// settings: segment sizes, window scaling (RFC 7323 §2.2) and buffer sizes. Both halves of the
-// connection read these; none of them changes afterwards.
+// What a guest TCP connection settles at the handshake from the guest's SYN (or, after an active
+// open, its SYN-ACK) and our link settings: segment sizes, window scaling (RFC 7323 §2.2) and
+// buffer sizes. Both halves of the connection read these; none of them changes after the handshake.
 import {
   DEFAULT_GUEST_MSS,
   DEFAULT_RECEIVE_BUFFER_BYTES,
@@ -34,21 +34,62 @@ function windowScaleFor(bytes: number): number {
   return shift;
 }
 
+/** The MSS we announce: the link MTU minus the IP and TCP headers. */
+function localMssFor(options: GuestTcpConnectionOptions): number {
+  return options.mtu - ((options.ipVersion ?? 4) === 4 ? 40 : 60);
+}
+
+/** The largest payload we send for the guest's announced MSS. */
+function sendMssFor(peer: TcpSegment, localMss: number): number {
+  return Math.min(Math.max(peer.options.mss ?? DEFAULT_GUEST_MSS, MIN_GUEST_MSS), localMss);
+}
+
+/** Passive open: everything is settled by the guest's SYN. */
 export function negotiateParameters(
   syn: TcpSegment,
   options: GuestTcpConnectionOptions,
 ): NegotiatedParameters {
-  const localMss = options.mtu - ((options.ipVersion ?? 4) === 4 ? 40 : 60);
-  const guestMss = Math.max(syn.options.mss ?? DEFAULT_GUEST_MSS, MIN_GUEST_MSS);
+  const localMss = localMssFor(options);
   const receiveCapacity = options.receiveBufferBytes ?? DEFAULT_RECEIVE_BUFFER_BYTES;
   const offerWindowScale = syn.options.wscale !== undefined;
   return {
     localMss,
-    sendMss: Math.min(guestMss, localMss),
+    sendMss: sendMssFor(syn, localMss),
     offerWindowScale,
     receiveScale: offerWindowScale ? windowScaleFor(receiveCapacity) : 0,
     sendScale: Math.min(syn.options.wscale ?? 0, MAX_WINDOW_SCALE),
     receiveCapacity,
     sendCapacity: options.sendBufferBytes ?? DEFAULT_SEND_BUFFER_BYTES,
   };
+}
+
+/**
+ * Active open: what our SYN offers (our MSS, and WS with the shift our buffer needs). The guest's
+ * side is unknown until its SYN-ACK, which `settleOffer` applies.
+ */
+export function offerParameters(options: GuestTcpConnectionOptions): NegotiatedParameters {
+  const localMss = localMssFor(options);
+  const receiveCapacity = options.receiveBufferBytes ?? DEFAULT_RECEIVE_BUFFER_BYTES;
+  return {
+    localMss,
+    sendMss: Math.min(DEFAULT_GUEST_MSS, localMss),
+    offerWindowScale: true,
+    receiveScale: windowScaleFor(receiveCapacity),
+    sendScale: 0,
+    receiveCapacity,
+    sendCapacity: options.sendBufferBytes ?? DEFAULT_SEND_BUFFER_BYTES,
+  };
+}
+
+/**
+ * Completes an active open's parameters from the guest's SYN-ACK, in place (the halves share the
+ * object). Window scaling applies only if both sides offered it (RFC 7323 §1.3): without WS in the
+ * SYN-ACK both shifts are 0.
+ */
+export function settleOffer(parameters: NegotiatedParameters, synAck: TcpSegment): void {
+  parameters.sendMss = sendMssFor(synAck, parameters.localMss);
+  const scaled = synAck.options.wscale !== undefined;
+  parameters.offerWindowScale = scaled;
+  if (!scaled) parameters.receiveScale = 0;
+  parameters.sendScale = scaled ? Math.min(synAck.options.wscale ?? 0, MAX_WINDOW_SCALE) : 0;
 }

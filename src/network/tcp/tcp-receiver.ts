@@ -9,8 +9,8 @@ import { seqAdd, seqDiff, seqGe, seqGt, seqLt, seqMax } from "./seq.ts";
 import type { GuestTcpCallbacks, TcpEndpointStats } from "./types.ts";
 
 export class TcpReceiver {
-  /** The guest's initial sequence number, from its SYN. */
-  readonly initialSequence: number;
+  /** The guest's initial sequence number, from its SYN (or SYN-ACK after an active open). */
+  private peerInitialSequence: number;
   private nextExpected: number;
   /** The right edge of the window we last advertised; it never moves backwards (RFC 9293 §3.8.6). */
   private rcvEdge: number;
@@ -22,15 +22,35 @@ export class TcpReceiver {
   /** An ACK is owed to the guest; any segment we send carries it. */
   ackPending = false;
 
+  /**
+   * `peerInitialSequence` is the sequence number of the guest's SYN. An active open does not know
+   * it yet: it passes a placeholder and calls `synchronize()` at the guest's SYN-ACK.
+   */
   constructor(
-    syn: TcpSegment,
+    peerInitialSequence: number,
     private readonly parameters: NegotiatedParameters,
     private readonly stats: TcpEndpointStats,
     private readonly callbacks: GuestTcpCallbacks,
   ) {
-    this.initialSequence = syn.seq >>> 0;
-    this.nextExpected = seqAdd(syn.seq, 1);
+    this.peerInitialSequence = peerInitialSequence >>> 0;
+    this.nextExpected = seqAdd(peerInitialSequence, 1);
     this.rcvEdge = this.nextExpected;
+  }
+
+  /** The guest's initial sequence number. */
+  get initialSequence(): number {
+    return this.peerInitialSequence;
+  }
+
+  /**
+   * Active open: the guest's SYN-ACK tells its initial sequence number. The window our SYN offered
+   * (`synWindow()`) now starts at RCV.NXT.
+   */
+  synchronize(peerInitialSequence: number): void {
+    this.peerInitialSequence = peerInitialSequence >>> 0;
+    this.nextExpected = seqAdd(peerInitialSequence, 1);
+    this.rcvEdge = this.nextExpected;
+    this.synWindow();
   }
 
   /** RCV.NXT: the next sequence number we expect, and the ACK field of what we send. */
@@ -135,10 +155,10 @@ export class TcpReceiver {
   }
 
   /**
-   * The window of our SYN-ACK, which is never scaled (RFC 7323 §2.2); advertising it moves the
-   * right edge.
+   * The window of our SYN-ACK or SYN, which is never scaled (RFC 7323 §2.2); advertising it moves
+   * the right edge.
    */
-  synAckWindow(): number {
+  synWindow(): number {
     const window = Math.min(this.parameters.receiveCapacity, MAX_WINDOW_FIELD);
     this.rcvEdge = seqMax(this.rcvEdge, seqAdd(this.nextExpected, window));
     return window;

@@ -30,7 +30,7 @@ export interface TcpSenderHooks {
 
 export class TcpSender {
   readonly rto: RtoEstimator;
-  /** Our initial sequence number: the sequence number of our SYN-ACK. */
+  /** Our initial sequence number: the sequence number of our SYN-ACK (or SYN). */
   readonly initialSequence: number;
   private sndUna: number;
   private sndNxt: number;
@@ -56,8 +56,12 @@ export class TcpSender {
   /** Zero-window probes sent since the guest last sent any ACK. */
   private unansweredProbes = 0;
 
+  /**
+   * `peerSyn` gives the guest's initial window (and SND.WL1). An active open does not know it yet:
+   * it passes zeros and calls `takeSynAck()` at the guest's SYN-ACK.
+   */
   constructor(
-    syn: TcpSegment,
+    peerSyn: Pick<TcpSegment, "seq" | "window">,
     initialSequence: number,
     private readonly parameters: NegotiatedParameters,
     private readonly timeouts: TcpTimeouts,
@@ -75,9 +79,9 @@ export class TcpSender {
     this.sndMax = this.sndNxt;
     this.sendQueueSeq = this.sndNxt;
     // The window in a SYN is never scaled (RFC 7323 §2.2).
-    this.sndWnd = syn.window;
-    this.maxSndWnd = syn.window;
-    this.sndWl1 = syn.seq >>> 0;
+    this.sndWnd = peerSyn.window;
+    this.maxSndWnd = peerSyn.window;
+    this.sndWl1 = peerSyn.seq >>> 0;
     this.sndWl2 = initialSequence;
   }
 
@@ -147,6 +151,20 @@ export class TcpSender {
     this.maxSndWnd = Math.max(this.maxSndWnd, this.sndWnd);
     this.sndWl1 = segment.seq;
     this.sndWl2 = segment.ack;
+  }
+
+  /**
+   * Active open: the guest's SYN-ACK (its ACK already checked by `isAcceptableHandshakeAck`)
+   * acknowledges our SYN and sets the guest's window, which in a SYN is never scaled.
+   */
+  takeSynAck(segment: TcpSegment): void {
+    this.sndUna = segment.ack;
+    this.sndWnd = segment.window;
+    this.maxSndWnd = Math.max(this.maxSndWnd, segment.window);
+    this.sndWl1 = segment.seq;
+    this.sndWl2 = segment.ack;
+    this.rto.resetBackoff();
+    this.retransmitDeadline = undefined;
   }
 
   /**

@@ -4,10 +4,12 @@ import type { TcpSegment } from "./segment.ts";
 
 /**
  * RFC 9293 states, plus `awaiting-accept`: the guest's SYN has arrived and the engine is checking
- * policy and connecting the host socket before any answer goes out (network.md §2.1).
+ * policy and connecting the host socket before any answer goes out (network.md §2.1). `syn-sent`
+ * only occurs after an active open (`GuestTcpConnection.connect()`).
  */
 export type TcpState =
   | "awaiting-accept"
+  | "syn-sent"
   | "syn-received"
   | "established"
   | "fin-wait-1"
@@ -21,13 +23,16 @@ export type TcpState =
 export type TcpCloseReason =
   /** Both FINs exchanged and acknowledged (after TIME-WAIT when we closed first). */
   | "completed"
-  /** `refuse()` before the handshake: the guest saw RST|ACK, i.e. ECONNREFUSED. */
+  /**
+   * `refuse()` before the handshake: the guest saw RST|ACK, i.e. ECONNREFUSED. After an active
+   * open: the guest answered our SYN with RST (nothing listens on the port).
+   */
   | "refused"
   /** `abort()`: the host socket failed and the guest got a RST. */
   | "aborted"
   /** The guest sent an acceptable RST. */
   | "reset-by-guest"
-  /** The guest never completed the handshake after our SYN-ACK retransmissions. */
+  /** The guest never completed the handshake after our SYN-ACK (or, active open, SYN) retransmissions. */
   | "handshake-timeout"
   /** The guest stopped acknowledging data, FIN or window probes. */
   | "retransmit-limit"
@@ -65,11 +70,23 @@ export interface GuestTcpCallbacks {
   /** The send buffer drained after `sendFromHost` returned false: resume reading the host socket. */
   onHostResume(): void;
   /**
+   * Active open only (`GuestTcpConnection.connect()`): the guest answered our SYN with an
+   * acceptable SYN-ACK and the connection is established. Host data queued before this goes out
+   * right after it. A failed open reports `onHostAbort` and `onClosed` instead.
+   */
+  onConnected?(): void;
+  /**
    * The connection is finished; the engine forgets the 4-tuple. After `completed` or `superseded`
    * every guest byte and the host end have been handed over, so the engine ends the host socket
    * once its own pending writes drain; after any other reason it destroys the socket.
    */
   onClosed(reason: TcpCloseReason): void;
+}
+
+/** Our port (the guest's destination port) and the guest's port. */
+export interface TcpPorts {
+  localPort: number;
+  remotePort: number;
 }
 
 export interface TcpEndpointStats {
