@@ -88,6 +88,12 @@ export const sandboxArgs = {
     type: "boolean",
     description: "Drop DNS answers pointing at denied addresses (default on; --no-dns-rebind-protection)",
   },
+  port: {
+    type: "string",
+    alias: "p",
+    valueHint: "[addr:]host:guest[/udp]",
+    description: "Publish a guest port on the host (127.0.0.1 unless addr is given; repeatable)",
+  },
   "max-connections": {
     type: "string",
     valueHint: "n",
@@ -184,6 +190,7 @@ export function sandboxOptionsInput(definition: ArgsDef, rawArgs: string[]): San
     dnsNameserver: all("dns-nameserver"),
     noDnsRebindProtection: negated("dns-rebind-protection"),
     maxConnections: last("max-connections"),
+    port: all("port"),
     command,
   };
 }

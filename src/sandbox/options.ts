@@ -54,6 +54,7 @@ export interface SandboxOptionsInput {
   dnsNameserver?: string[];
   noDnsRebindProtection?: boolean;
   maxConnections?: string;
+  port?: string[];
   /** The guest command after `--`; replaces the image's CMD. */
   command?: string[];
   /** Unnamed `msb run`: the caller decides, the sandbox is removed when its command exits. */

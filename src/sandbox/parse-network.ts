@@ -5,6 +5,7 @@ import { UsageError } from "../errors.ts";
 import { DomainBlocklist } from "../network/dns/domain-blocklist.ts";
 import { parseNameserver } from "../network/dns/upstream.ts";
 import { parseNetRule } from "../network/policy/net-rule.ts";
+import { parsePorts } from "./parse-ports.ts";
 import type { NetworkSpec } from "./spec.ts";
 
 export const DEFAULT_MAX_CONNECTIONS = 256;
@@ -17,6 +18,7 @@ export interface NetworkFlags {
   dnsNameserver?: string[];
   noDnsRebindProtection?: boolean;
   maxConnections?: string;
+  port?: string[];
 }
 
 export function parseNetworkFlags(flags: NetworkFlags): NetworkSpec | null {
@@ -29,6 +31,7 @@ export function parseNetworkFlags(flags: NetworkFlags): NetworkSpec | null {
       blockedDomains.length > 0 && "--dns-block-domain",
       nameservers.length > 0 && "--dns-nameserver",
       flags.maxConnections !== undefined && "--max-connections",
+      (flags.port ?? []).length > 0 && "-p",
     ].filter(Boolean);
     if (conflicting.length > 0) {
       throw new UsageError(
@@ -47,6 +50,7 @@ export function parseNetworkFlags(flags: NetworkFlags): NetworkSpec | null {
     nameservers,
     rebindProtection: !flags.noDnsRebindProtection,
     maxConnections: parseMaxConnections(flags.maxConnections),
+    ports: parsePorts(flags.port ?? []),
   };
 }
 

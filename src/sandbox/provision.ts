@@ -20,6 +20,7 @@ import {
   validateSandboxOptions,
 } from "./options.ts";
 import type { PullPolicy } from "./parse-flags.ts";
+import { ensurePortsFree } from "./port-check.ts";
 
 export interface ProvisionOptions {
   image: string;
@@ -43,6 +44,7 @@ export async function provisionSandbox(store: Store, options: ProvisionOptions):
   const existing = findSandbox(store.db, parsed.name);
   if (existing && !options.replace) return { record: await requireSandbox(store, parsed.name), reused: true };
   await ensureIsolationAvailable(store.paths, parsed.isolation);
+  await ensurePortsFree(parsed.network?.ports ?? []);
   const image = await ensureImage(store, options.image, parsed.pull, options.pullEvents);
   if (existing) await removeSandbox(store, parsed.name, { force: true });
   const spec = specFromOptions(parsed, image);

@@ -26,6 +26,14 @@ export interface ScriptSpec {
   content: string;
 }
 
+/** `-p`: a guest port reachable from the host at bindAddress:hostPort. */
+export interface PublishedPort {
+  bindAddress: string;
+  hostPort: number;
+  guestPort: number;
+  protocol: "tcp" | "udp";
+}
+
 /** The sandbox's network behind the engine; null in SandboxSpec means --no-network (no NIC). */
 export interface NetworkSpec {
   /** `--net-rule` texts, checked at create time, applied first-match before the default. */
@@ -36,6 +44,8 @@ export interface NetworkSpec {
   nameservers: string[];
   rebindProtection: boolean;
   maxConnections: number;
+  /** Absent in records made before port publishing existed. */
+  ports?: PublishedPort[];
 }
 
 export interface SandboxSpec {

@@ -68,7 +68,9 @@ export function psEntries(records: readonly SandboxRecord[], options: { all?: bo
       status: record.status,
       image: record.image,
       command: displayCommand(record),
-      ports: [],
+      ports: (record.spec.network?.ports ?? []).map(
+        (port) => `${port.bindAddress}:${port.hostPort}->${port.guestPort}/${port.protocol}`,
+      ),
     }));
 }
 

@@ -37,7 +37,7 @@ export async function runSupervisor(name: string): Promise<number> {
   const layout = prepareRuntime(store.paths, record);
   let network: RunningNetwork | null = null;
   try {
-    network = record.spec.network ? startNetwork(record.spec.network, layout.netSocket, logLine) : null;
+    network = record.spec.network ? await startNetwork(record.spec.network, layout.netSocket, logLine) : null;
     writeBootConfig(store.paths, record, layout, network?.guest ?? null);
     const session = await boot(store, record.spec.name, layout);
     reportToParent({ ready: true });

@@ -26,11 +26,11 @@ export interface RunningNetwork {
   stop(): void;
 }
 
-export function startNetwork(
+export async function startNetwork(
   spec: NetworkSpec,
   socketPath: string,
   log: (line: string) => void,
-): RunningNetwork {
+): Promise<RunningNetwork> {
   const plan = networkPlan(0);
   const policy = new EgressPolicy({
     rules: spec.rules.map(parseNetRule),
@@ -52,6 +52,11 @@ export function startNetwork(
     resolvedNames,
     maxConnections: spec.maxConnections,
     onLog: log,
+  });
+  // Ports first: one that is taken fails the start before anything else is set up.
+  await engine.publish(spec.ports ?? []).catch((error) => {
+    engine.close();
+    throw error;
   });
   const listener = listenForGuestLink(socketPath, engine);
   return {

@@ -222,4 +222,55 @@ describe.skipIf(skipReason !== undefined)("network engine with a namespace as th
       port: udpEcho.port,
     });
   });
+
+  test("published TCP and UDP ports reach servers in the guest", async () => {
+    const hostTcp = 18_500 + Math.floor(Math.random() * 500);
+    const hostUdp = hostTcp + 1;
+    await engine.publish([
+      { bindAddress: "127.0.0.1", hostPort: hostTcp, guestPort: 7000, protocol: "tcp" },
+      { bindAddress: "127.0.0.1", hostPort: hostUdp, guestPort: 7001, protocol: "udp" },
+    ]);
+    const servers = guest.runScript(
+      `
+      import dgram from "node:dgram";
+      const udp = dgram.createSocket("udp4");
+      udp.on("message", (message, remote) => udp.send(\`udp:\${message}\`, remote.port, remote.address));
+      udp.bind(7001, "0.0.0.0");
+      Bun.listen({ hostname: "0.0.0.0", port: 7000, socket: { data(socket, chunk) { socket.write(\`tcp:\${chunk}\`); socket.end(); } } });
+      setTimeout(() => process.exit(0), 4000);
+    `,
+      15_000,
+    );
+    await Bun.sleep(1500);
+    const tcpReply = await new Promise<string>((resolve, reject) => {
+      let text = "";
+      Bun.connect({
+        hostname: "127.0.0.1",
+        port: hostTcp,
+        socket: {
+          open: (socket) => {
+            socket.write("hi");
+          },
+          data: (_socket, chunk) => {
+            text += new TextDecoder().decode(chunk);
+          },
+          close: () => resolve(text),
+          error: (_socket, error) => reject(error),
+        },
+      }).catch(reject);
+    });
+    expect(tcpReply).toBe("tcp:hi");
+    const udpReply = await new Promise<string>((resolve) => {
+      void Bun.udpSocket({
+        socket: {
+          data(socket, data) {
+            resolve(new TextDecoder().decode(data));
+            socket.close();
+          },
+        },
+      }).then((socket) => socket.send("hey", hostUdp, "127.0.0.1"));
+    });
+    expect(udpReply).toBe("udp:hey");
+    await servers;
+  });
 });

@@ -91,6 +91,37 @@ describe.skipIf(skipReason !== undefined)("sandbox network (namespace backend)",
   );
 
   test(
+    "-p publishes a guest port on the host's loopback, listed by ps, and a taken port is refused",
+    async () => {
+      const hostPort = 18_100 + Math.floor(Math.random() * 800);
+      await env.msbOk(["create", "--name", "web", "-p", `${hostPort}:8000`, env.image]);
+      await env.msbOk([
+        "exec",
+        "web",
+        "--",
+        "sh",
+        "-c",
+        "mkdir -p /www && echo published > /www/index.html && httpd -p 8000 -h /www",
+      ]);
+      let body = "";
+      for (let attempt = 0; attempt < 20 && body === ""; attempt++) {
+        body = await fetch(`http://127.0.0.1:${hostPort}/index.html`)
+          .then((response) => response.text())
+          .catch(() => "");
+        if (body === "") await Bun.sleep(100);
+      }
+      expect(body).toBe("published\n");
+      expect((await env.msbOk(["ps"])).stdout).toContain(`127.0.0.1:${hostPort}->8000/tcp`);
+      const taken = await env.msb(["create", "--name", "web2", "-p", `${hostPort}:80`, env.image]);
+      expect(taken.code).toBe(4);
+      expect(taken.stderr).toContain(`host port 127.0.0.1:${hostPort}/tcp is not available`);
+      expect((await env.msb(["ls", "-q"])).stdout).toBe("web\n");
+      await env.msbOk(["rm", "-f", "web"]);
+    },
+    TEST_TIMEOUT_MS,
+  );
+
+  test(
     "--no-network leaves only lo",
     async () => {
       const result = await sh("ls /sys/class/net", ["--no-network"]);
@@ -105,6 +136,8 @@ describe.skipIf(skipReason !== undefined)("sandbox network (namespace backend)",
     [["--dns-nameserver", "nowhere"]],
     [["--max-connections", "0"]],
     [["--no-network", "--net-rule", "allow@host"]],
+    [["-p", "8080"]],
+    [["-p", "8080:80/sctp"]],
   ])(
     "%p is refused before anything is created",
     async (flags) => {

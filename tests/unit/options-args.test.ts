@@ -123,6 +123,9 @@ describe("sandboxOptionsInput", () => {
       "--no-dns-rebind-protection",
       "--max-connections",
       "64",
+      "-p",
+      "8080:80",
+      "--port=5353:53/udp",
       "-q",
       "-d",
       "python:3.12",
@@ -153,6 +156,7 @@ describe("sandboxOptionsInput", () => {
       dnsNameserver: ["192.0.2.53"],
       noDnsRebindProtection: true,
       maxConnections: "64",
+      port: ["8080:80", "5353:53/udp"],
       command: ["python", "-V"],
     });
   });

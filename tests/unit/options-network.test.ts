@@ -10,6 +10,7 @@ describe("parseNetworkFlags", () => {
       nameservers: [],
       rebindProtection: true,
       maxConnections: DEFAULT_MAX_CONNECTIONS,
+      ports: [],
     });
   });
 
@@ -21,6 +22,7 @@ describe("parseNetworkFlags", () => {
         dnsNameserver: ["192.0.2.53:5353"],
         noDnsRebindProtection: true,
         maxConnections: "1000",
+        port: ["8080:80"],
       }),
     ).toEqual({
       rules: ["allow@host", "allow@10.200.0.0/24:tcp:80,443"],
@@ -28,6 +30,7 @@ describe("parseNetworkFlags", () => {
       nameservers: ["192.0.2.53:5353"],
       rebindProtection: false,
       maxConnections: 1000,
+      ports: [{ bindAddress: "127.0.0.1", hostPort: 8080, guestPort: 80, protocol: "tcp" }],
     });
   });
 
@@ -42,6 +45,7 @@ describe("parseNetworkFlags", () => {
     [{ maxConnections: "0" }, /--max-connections "0"/],
     [{ maxConnections: "lots" }, /--max-connections "lots"/],
     [{ noNetwork: true, netRule: ["allow@host"] }, /--no-network cannot be combined with --net-rule/],
+    [{ noNetwork: true, port: ["8080:80"] }, /--no-network cannot be combined with -p/],
   ])("%p is refused", (flags, message) => {
     expect(() => parseNetworkFlags(flags)).toThrow(message);
   });

@@ -74,6 +74,7 @@ describe("buildSandboxSpec", () => {
         nameservers: [],
         rebindProtection: true,
         maxConnections: 256,
+        ports: [],
       },
     });
   });

@@ -10,13 +10,15 @@ import type { ResolvedNames } from "../dns/resolved-names.ts";
 import { answerGatewayPing } from "../icmp-echo.ts";
 import type { NetworkPlan } from "../plan.ts";
 import type { EgressPolicy } from "../policy/egress-policy.ts";
-import { ipToString } from "../wire/address.ts";
+import { bytesEqual, ipToString } from "../wire/address.ts";
 import { DHCP_SERVER_PORT } from "../wire/dhcp.ts";
 import { isDrop } from "../wire/drop.ts";
 import { EtherType, parseEthernet } from "../wire/ethernet.ts";
 import { IpProtocol, type Ipv4Packet, parseIpv4 } from "../wire/ipv4.ts";
 import { parseUdp, type UdpDatagram } from "../wire/udp.ts";
 import { type GuestLink, GuestOutput } from "./guest-output.ts";
+import { InboundUdpClients } from "./inbound-udp.ts";
+import { type PortPublisher, type Publication, type PublishedPort, publishPort } from "./published-ports.ts";
 import { TcpFlows } from "./tcp-flows.ts";
 import { UdpNat } from "./udp-nat.ts";
 
@@ -53,6 +55,8 @@ export class NetworkEngine {
   private readonly log: (line: string) => void;
   private readonly domainsFor: (ip: Uint8Array) => string[];
   private closed = false;
+  private readonly inboundUdp = new InboundUdpClients();
+  private readonly publications: Publication[] = [];
 
   constructor(options: NetworkEngineOptions) {
     this.plan = options.plan;
@@ -73,6 +77,8 @@ export class NetworkEngine {
       now,
       log: this.log,
       domainsFor: this.domainsFor,
+      gatewayIp: options.plan.gateway.ipBytes,
+      guestIp: options.plan.guest.ipBytes,
     });
     this.udp = new UdpNat({
       output: this.output,
@@ -122,18 +128,48 @@ export class NetworkEngine {
     }
   }
 
+  /** Binds the published ports on the host; throws (MsbError "conflict") when one is taken. */
+  async publish(ports: readonly PublishedPort[]): Promise<void> {
+    const publisher: PortPublisher = {
+      openInbound: (guestPort, side) => (this.closed ? undefined : this.tcp.openInbound(guestPort, side)),
+      udpPortFor: (client, deliver) => this.inboundUdp.portFor(client, deliver),
+      sendUdpToGuest: (gatewayPort, guestPort, payload) =>
+        this.output.sendUdp(
+          this.plan.gateway.ipBytes,
+          gatewayPort,
+          this.plan.guest.ipBytes,
+          guestPort,
+          payload,
+        ),
+      onActivity: () => this.tcp.touch(),
+    };
+    try {
+      for (const port of ports) this.publications.push(await publishPort(port, publisher));
+    } catch (error) {
+      this.stopPublishing();
+      throw error;
+    }
+  }
+
   /** Resets the guest's TCP connections and closes every host socket and timer. */
   close(): void {
     if (this.closed) return;
+    this.stopPublishing();
     this.tcp.close();
     this.udp.close();
     this.closed = true;
     this.output.attach(undefined);
   }
 
+  private stopPublishing(): void {
+    for (const publication of this.publications.splice(0)) publication.stop();
+  }
+
   private handleUdp(ip: Ipv4Packet): void {
     const udp = parseUdp(ip.payload, ip.src, ip.dst, { verifyChecksum: false });
     if (isDrop(udp)) return;
+    if (bytesEqual(ip.dst, this.plan.gateway.ipBytes) && this.inboundUdp.deliver(udp.dstPort, udp.payload))
+      return;
     if (udp.dstPort === DHCP_SERVER_PORT) {
       for (const reply of answerDhcp(udp, this.plan)) this.output.sendFrame(reply);
       return;

@@ -30,11 +30,19 @@ export interface TcpFlowsOptions {
   log: (line: string) => void;
   /** Names this sandbox's DNS resolved to an address, for domain rules. */
   domainsFor: (ip: Uint8Array) => string[];
+  /** The gateway's and the guest's addresses, for connections the engine opens (published ports). */
+  gatewayIp: Uint8Array;
+  guestIp: Uint8Array;
 }
+
+/** Gateway ports for connections into the guest: the IANA dynamic range. */
+const FIRST_INBOUND_PORT = 49_152;
+const INBOUND_PORTS = 65_536 - FIRST_INBOUND_PORT;
 
 export class TcpFlows {
   private readonly connections = new Map<string, GuestTcpConnection>();
   private readonly timer: ConnectionTimer;
+  private nextInboundPort = 0;
 
   constructor(private readonly options: TcpFlowsOptions) {
     this.timer = new ConnectionTimer(() => this.connections.values(), options.now);
@@ -57,6 +65,41 @@ export class TcpFlows {
     } else {
       this.reset(ip, segment);
     }
+    this.timer.rearm();
+  }
+
+  /** A host client on a published port: opens a connection from the gateway into the guest. */
+  openInbound(guestPort: number, side: TcpHostSide): GuestTcpConnection | undefined {
+    const { output, now, mtu, gatewayIp, guestIp, maxConnections, log } = this.options;
+    if (this.connections.size >= maxConnections) {
+      log(`refuse published tcp port ${guestPort} (limit of ${maxConnections} connections)`);
+      return undefined;
+    }
+    const gateway = ipToString(gatewayIp);
+    const guestKey = `${ipToString(guestIp)}:${guestPort}>`;
+    let localPort = 0;
+    for (let tries = 0; tries < INBOUND_PORTS; tries++) {
+      localPort = FIRST_INBOUND_PORT + (this.nextInboundPort++ % INBOUND_PORTS);
+      if (!this.connections.has(`${guestKey}${gateway}:${localPort}`)) break;
+    }
+    const key = `${guestKey}${gateway}:${localPort}`;
+    let connection: GuestTcpConnection | undefined;
+    const callbacks = callbacksFor(
+      side,
+      (segment) => output.sendTcp(gatewayIp, guestIp, segment),
+      () => {
+        if (this.connections.get(key) === connection) this.connections.delete(key);
+      },
+    );
+    connection = GuestTcpConnection.connect({ localPort, remotePort: guestPort }, callbacks, { now, mtu });
+    this.connections.set(key, connection);
+    side.start(connection);
+    this.timer.rearm();
+    return connection;
+  }
+
+  /** Host-side activity on a published port: timers may have moved. */
+  touch(): void {
     this.timer.rearm();
   }
 
