@@ -3,18 +3,13 @@
 // the guest (as in tests/integration/net-engine-netns.test.ts), at MTU 1500 and 65520, beside the
 // same client over plain host loopback and through pasta (Debian `passt`) when it is installed.
 // Usage and how to read it: bench/README.md.
+
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
-import { DnsServer } from "../src/network/dns/dns-server.ts";
-import { DomainBlocklist } from "../src/network/dns/domain-blocklist.ts";
-import { ResolvedNames } from "../src/network/dns/resolved-names.ts";
-import { SocketUpstream } from "../src/network/dns/upstream.ts";
-import { NetworkEngine } from "../src/network/engine/network-engine.ts";
 import { listenForGuestLink } from "../src/network/engine/stream-link.ts";
 import { networkPlan } from "../src/network/plan.ts";
-import { EgressPolicy } from "../src/network/policy/egress-policy.ts";
-import { parseNetRule } from "../src/network/policy/net-rule.ts";
+import { createNetworkEngine } from "../src/supervisor/start-network.ts";
 import { createGuestNamespace } from "../tests/helpers/netns.ts";
 
 const REPO_ROOT = resolve(import.meta.dir, "..");
@@ -224,20 +219,16 @@ function toMeasurement(
 async function measureEngine(mtu: number, ports: Ports, workDir: string): Promise<Measurement> {
   const label = `engine, MTU ${mtu}`;
   const plan = networkPlan(0, { mtu });
-  const policy = new EgressPolicy({
-    rules: [parseNetRule("allow@host")],
-    allowHost: false,
-    gateway: plan.gateway.ip,
-  });
-  const resolvedNames = new ResolvedNames();
-  const dns = new DnsServer({
-    upstream: new SocketUpstream([{ address: "127.0.0.1", port: 9 }], { timeoutMs: 500 }),
-    blocklist: new DomainBlocklist([]),
-    rebindProtection: true,
-    policy,
-    resolvedNames,
-  });
-  const engine = new NetworkEngine({ plan, policy, dns, resolvedNames });
+  const engine = createNetworkEngine(
+    {
+      rules: ["allow@host"],
+      blockedDomains: [],
+      nameservers: ["127.0.0.1:9"],
+      rebindProtection: true,
+      maxConnections: 256,
+    },
+    plan,
+  );
   const socketPath = join(workDir, `net-${mtu}.sock`);
   const listener = listenForGuestLink(socketPath, engine);
   let guest: Awaited<ReturnType<typeof createGuestNamespace>> | undefined;

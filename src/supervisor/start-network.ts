@@ -15,7 +15,12 @@ import {
 } from "../network/dns/upstream.ts";
 import { NetworkEngine } from "../network/engine/network-engine.ts";
 import { listenForGuestLink } from "../network/engine/stream-link.ts";
-import { type GuestNetworkConfig, guestNetworkConfig, networkPlan } from "../network/plan.ts";
+import {
+  type GuestNetworkConfig,
+  guestNetworkConfig,
+  type NetworkPlan,
+  networkPlan,
+} from "../network/plan.ts";
 import { EgressPolicy } from "../network/policy/egress-policy.ts";
 import { parseNetRule } from "../network/policy/net-rule.ts";
 import type { NetworkSpec } from "../sandbox/spec.ts";
@@ -32,27 +37,7 @@ export async function startNetwork(
   log: (line: string) => void,
 ): Promise<RunningNetwork> {
   const plan = networkPlan(0);
-  const policy = new EgressPolicy({
-    rules: spec.rules.map(parseNetRule),
-    allowHost: false,
-    gateway: plan.gateway.ip,
-  });
-  const resolvedNames = new ResolvedNames();
-  const dns = new DnsServer({
-    upstream: new SocketUpstream(nameservers(spec)),
-    blocklist: new DomainBlocklist(spec.blockedDomains),
-    rebindProtection: spec.rebindProtection,
-    policy,
-    resolvedNames,
-  });
-  const engine = new NetworkEngine({
-    plan,
-    policy,
-    dns,
-    resolvedNames,
-    maxConnections: spec.maxConnections,
-    onLog: log,
-  });
+  const engine = createNetworkEngine(spec, plan, log);
   // Ports first: one that is taken fails the start before anything else is set up.
   await engine.publish(spec.ports ?? []).catch((error) => {
     engine.close();
@@ -66,6 +51,35 @@ export async function startNetwork(
       engine.close();
     },
   };
+}
+
+/** The engine a NetworkSpec describes: policy with its rules, DNS server, limits. */
+export function createNetworkEngine(
+  spec: NetworkSpec,
+  plan: NetworkPlan,
+  log?: (line: string) => void,
+): NetworkEngine {
+  const policy = new EgressPolicy({
+    rules: spec.rules.map(parseNetRule),
+    allowHost: false,
+    gateway: plan.gateway.ip,
+  });
+  const resolvedNames = new ResolvedNames();
+  const dns = new DnsServer({
+    upstream: new SocketUpstream(nameservers(spec)),
+    blocklist: new DomainBlocklist(spec.blockedDomains),
+    rebindProtection: spec.rebindProtection,
+    policy,
+    resolvedNames,
+  });
+  return new NetworkEngine({
+    plan,
+    policy,
+    dns,
+    resolvedNames,
+    maxConnections: spec.maxConnections,
+    ...(log === undefined ? {} : { onLog: log }),
+  });
 }
 
 function nameservers(spec: NetworkSpec): Nameserver[] {

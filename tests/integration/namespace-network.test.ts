@@ -4,6 +4,7 @@
 // resolv.conf the sandbox sees, ping to the gateway, HTTP to host loopback through allow@host,
 // refusal of a private destination, DNS through a fake upstream, and that a boot config without
 // a network keeps only lo.
+
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
@@ -11,18 +12,13 @@ import type { Server, udp } from "bun";
 import dnsPacket from "dns-packet";
 import { type NamespaceSandbox, startNamespaceSandbox } from "../../src/backend/namespace.ts";
 import { createUpperDisk } from "../../src/backend/upper-disk.ts";
-import { DnsServer } from "../../src/network/dns/dns-server.ts";
-import { DomainBlocklist } from "../../src/network/dns/domain-blocklist.ts";
-import { ResolvedNames } from "../../src/network/dns/resolved-names.ts";
-import { SocketUpstream } from "../../src/network/dns/upstream.ts";
-import { NetworkEngine } from "../../src/network/engine/network-engine.ts";
+import type { NetworkEngine } from "../../src/network/engine/network-engine.ts";
 import { type GuestLinkListener, listenForGuestLink } from "../../src/network/engine/stream-link.ts";
 import { guestNetworkConfig, networkPlan } from "../../src/network/plan.ts";
-import { EgressPolicy } from "../../src/network/policy/egress-policy.ts";
-import { parseNetRule } from "../../src/network/policy/net-rule.ts";
 import type { FrameChannel } from "../../src/protocol/channel.ts";
 import { listenUnix } from "../../src/protocol/channel-unix.ts";
 import { FrameKind } from "../../src/protocol/messages.ts";
+import { createNetworkEngine } from "../../src/supervisor/start-network.ts";
 import {
   BUSYBOX,
   requireFilesystems,
@@ -180,20 +176,17 @@ describe.skipIf(skipReason !== undefined)("namespace sandbox with a guest networ
       fetch: () => new Response("hello from host\n"),
     });
     fakeUpstream = await startFakeUpstream();
-    const policy = new EgressPolicy({
-      rules: [parseNetRule("allow@host")],
-      allowHost: true,
-      gateway: GATEWAY,
-    });
-    const resolvedNames = new ResolvedNames();
-    const dns = new DnsServer({
-      upstream: new SocketUpstream([{ address: "127.0.0.1", port: fakeUpstream.port }], { timeoutMs: 1000 }),
-      blocklist: new DomainBlocklist([]),
-      rebindProtection: true,
-      policy,
-      resolvedNames,
-    });
-    engine = new NetworkEngine({ plan, policy, dns, resolvedNames, onLog: (line) => logLines.push(line) });
+    engine = createNetworkEngine(
+      {
+        rules: ["allow@host"],
+        blockedDomains: [],
+        nameservers: [`127.0.0.1:${fakeUpstream.port}`],
+        rebindProtection: true,
+        maxConnections: 256,
+      },
+      plan,
+      (line) => logLines.push(line),
+    );
     listener = listenForGuestLink(paths.netSocket, engine);
     booted = await boot(bootConfig(guestNetworkConfig(plan)));
   });

@@ -2,21 +2,17 @@
 // net-engine-netns.test.ts): bulk TCP each way over one connection (byte count and a running
 // sha256 compared on both ends), 500 concurrent guest connections to a host echo server, and
 // 100 concurrent host connections through a published port into the guest. Root only.
+
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { createHash } from "node:crypto";
 import { mkdtempSync, rmSync } from "node:fs";
 import net from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { DnsServer } from "../../src/network/dns/dns-server.ts";
-import { DomainBlocklist } from "../../src/network/dns/domain-blocklist.ts";
-import { ResolvedNames } from "../../src/network/dns/resolved-names.ts";
-import { SocketUpstream } from "../../src/network/dns/upstream.ts";
-import { NetworkEngine } from "../../src/network/engine/network-engine.ts";
+import type { NetworkEngine } from "../../src/network/engine/network-engine.ts";
 import { type GuestLinkListener, listenForGuestLink } from "../../src/network/engine/stream-link.ts";
 import { networkPlan } from "../../src/network/plan.ts";
-import { EgressPolicy } from "../../src/network/policy/egress-policy.ts";
-import { parseNetRule } from "../../src/network/policy/net-rule.ts";
+import { createNetworkEngine } from "../../src/supervisor/start-network.ts";
 import { createGuestNamespace, type GuestNamespace } from "../helpers/netns.ts";
 import { announceSkip, firstSkipReason, requireLinux, requireRoot, requireTool } from "../helpers/skip.ts";
 
@@ -129,28 +125,18 @@ describe.skipIf(skipReason !== undefined)("network engine under load with a name
 
   beforeAll(async () => {
     workDir = mkdtempSync(join(tmpdir(), "msb-net-load-"));
-    const policy = new EgressPolicy({
-      rules: [parseNetRule("allow@host")],
-      allowHost: false,
-      gateway: GATEWAY,
-    });
-    const resolvedNames = new ResolvedNames();
-    const dns = new DnsServer({
-      // Nothing here resolves names; an upstream nobody answers is enough.
-      upstream: new SocketUpstream([{ address: "127.0.0.1", port: 9 }], { timeoutMs: 500 }),
-      blocklist: new DomainBlocklist([]),
-      rebindProtection: true,
-      policy,
-      resolvedNames,
-    });
-    engine = new NetworkEngine({
+    // Nothing here resolves names; an upstream nobody answers is enough.
+    engine = createNetworkEngine(
+      {
+        rules: ["allow@host"],
+        blockedDomains: [],
+        nameservers: ["127.0.0.1:9"],
+        rebindProtection: true,
+        maxConnections: 700,
+      },
       plan,
-      policy,
-      dns,
-      resolvedNames,
-      maxConnections: 700,
-      onLog: (line) => logLines.push(line),
-    });
+      (line) => logLines.push(line),
+    );
     const socketPath = join(workDir, "net.sock");
     listener = listenForGuestLink(socketPath, engine);
     guest = await createGuestNamespace(plan);

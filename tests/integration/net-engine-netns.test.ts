@@ -3,6 +3,7 @@
 // plays the supervisor. Checks gateway ping, TCP to host loopback through allow@host (10 MB each
 // way, sha256-compared), immediate refusal of a denied destination, DNS over UDP and TCP through
 // a fake upstream, and UDP NAT.
+
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { createHash } from "node:crypto";
 import { mkdtempSync, rmSync } from "node:fs";
@@ -11,15 +12,10 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { udp } from "bun";
 import dnsPacket from "dns-packet";
-import { DnsServer } from "../../src/network/dns/dns-server.ts";
-import { DomainBlocklist } from "../../src/network/dns/domain-blocklist.ts";
-import { ResolvedNames } from "../../src/network/dns/resolved-names.ts";
-import { SocketUpstream } from "../../src/network/dns/upstream.ts";
-import { NetworkEngine } from "../../src/network/engine/network-engine.ts";
+import type { NetworkEngine } from "../../src/network/engine/network-engine.ts";
 import { type GuestLinkListener, listenForGuestLink } from "../../src/network/engine/stream-link.ts";
 import { networkPlan } from "../../src/network/plan.ts";
-import { EgressPolicy } from "../../src/network/policy/egress-policy.ts";
-import { parseNetRule } from "../../src/network/policy/net-rule.ts";
+import { createNetworkEngine } from "../../src/supervisor/start-network.ts";
 import { createGuestNamespace, type GuestNamespace } from "../helpers/netns.ts";
 import { announceSkip, firstSkipReason, requireLinux, requireRoot, requireTool } from "../helpers/skip.ts";
 
@@ -86,20 +82,17 @@ describe.skipIf(skipReason !== undefined)("network engine with a namespace as th
         },
       },
     });
-    const policy = new EgressPolicy({
-      rules: [parseNetRule("allow@host")],
-      allowHost: false,
-      gateway: GATEWAY,
-    });
-    const resolvedNames = new ResolvedNames();
-    const dns = new DnsServer({
-      upstream: new SocketUpstream([{ address: "127.0.0.1", port: fakeUpstream.port }], { timeoutMs: 1000 }),
-      blocklist: new DomainBlocklist([]),
-      rebindProtection: true,
-      policy,
-      resolvedNames,
-    });
-    engine = new NetworkEngine({ plan, policy, dns, resolvedNames, onLog: (line) => logLines.push(line) });
+    engine = createNetworkEngine(
+      {
+        rules: ["allow@host"],
+        blockedDomains: [],
+        nameservers: [`127.0.0.1:${fakeUpstream.port}`],
+        rebindProtection: true,
+        maxConnections: 256,
+      },
+      plan,
+      (line) => logLines.push(line),
+    );
     const socketPath = join(workDir, "net.sock");
     listener = listenForGuestLink(socketPath, engine);
     guest = await createGuestNamespace(plan);
