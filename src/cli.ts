@@ -79,6 +79,11 @@ const COMMANDS: Record<string, CommandEntry> = {
     load: () => import("./commands/image.ts"),
   },
   rmi: { group: "Images", description: "Remove images", load: () => import("./commands/rmi.ts") },
+  volume: {
+    group: "Volumes",
+    description: "Manage named volumes (create, ls, inspect, rm)",
+    load: () => import("./commands/volume.ts"),
+  },
   registry: {
     group: "Registries",
     description: "Manage registry credentials (login, logout, ls)",

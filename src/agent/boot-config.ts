@@ -3,7 +3,30 @@
 // namespace backend the disks are image files to loop-mount; on the VM backend they are block
 // devices (/dev/vda, /dev/vdb) and host folders are virtio-fs tags.
 import type { GuestNetworkConfig } from "../network/plan.ts";
-import type { IsolationBackend, MountSpec } from "../sandbox/spec.ts";
+import type { BindMount, IsolationBackend, TmpfsMount } from "../sandbox/spec.ts";
+
+/**
+ * A disk volume (a named volume with a quota): an ext4 image on the host. On the namespace
+ * backend the supervisor has mounted it on the host, shared by every sandbox using it, and the
+ * agent binds `source`; on the vm backend the image is a virtio-blk disk and the agent mounts
+ * the ext4 on the disk whose serial is `source` (msb-vol-N, see volume/boot-mounts.ts).
+ */
+export interface DiskVolumeMount {
+  kind: "disk";
+  volume: string;
+  /** The ext4 image on the host (what the VM attaches). */
+  image: string;
+  /** namespace: the host directory the image is mounted on; vm: the virtio-blk disk's serial. */
+  source: string;
+  target: string;
+  readonly: boolean;
+}
+
+/**
+ * The mounts the agent makes, named volumes resolved: a directory volume is a bind of its
+ * host folder (namespace: the path; vm: a virtio-fs tag in `source`), a disk volume a DiskVolumeMount.
+ */
+export type BootMount = BindMount | TmpfsMount | DiskVolumeMount;
 
 export interface AgentBootConfig {
   version: 1;
@@ -21,8 +44,8 @@ export interface AgentBootConfig {
   env: string[];
   workdir: string | null;
   user: string | null;
-  /** Bind mounts (namespace: host paths; vm: virtio-fs tags in `source`) and tmpfs. */
-  mounts: MountSpec[];
+  /** Bind mounts (namespace: host paths; vm: virtio-fs tags in `source`), tmpfs and disk volumes. */
+  mounts: BootMount[];
   /** Grace period between SIGTERM and SIGKILL at shutdown. */
   shutdownGraceMs: number;
   /**

@@ -3,8 +3,7 @@
 // devices inside it, the runtime folder at /.msb, the user's mounts, then the pivot. Pure data,
 // so both backends' plans are checked by table tests; assemble-root.ts carries them out.
 import { posix } from "node:path";
-import type { MountSpec } from "../sandbox/spec.ts";
-import type { AgentBootConfig } from "./boot-config.ts";
+import type { AgentBootConfig, BootMount } from "./boot-config.ts";
 import { validateMountTarget } from "./mount-target.ts";
 
 export type MountFlag = "rdonly" | "nosuid" | "nodev" | "noexec";
@@ -178,10 +177,15 @@ function devSteps(onNamespace: boolean): RootStep[] {
   ];
 }
 
-function userMountStep(spec: MountSpec, onNamespace: boolean): RootStep {
+function userMountStep(spec: BootMount, onNamespace: boolean): RootStep {
   if (spec.kind === "tmpfs") {
     const size = spec.sizeBytes === null ? "" : `,size=${spec.sizeBytes}`;
     return mount("tmpfs", "tmpfs", { guest: spec.target }, ["nosuid", "nodev"], `mode=1777${size}`);
+  }
+  // A VM mounts its disk volume's own virtio-blk disk; on the namespace backend the host has
+  // mounted it once for every sandbox sharing it, and `source` is bound like a directory.
+  if (spec.kind === "disk" && !onNamespace) {
+    return mount("ext4", spec.source, { guest: spec.target }, spec.readonly ? ["rdonly"] : [], null);
   }
   if (onNamespace) {
     return {

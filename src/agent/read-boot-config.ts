@@ -35,7 +35,7 @@ export function checkBootConfig(value: unknown, origin: string): AgentBootConfig
   }
   if (!Array.isArray(config.mounts) || !config.mounts.every(isMountSpec)) {
     throw fail(
-      "mounts must be a list of bind ({source, target, readonly}) and tmpfs ({target, sizeBytes}) mounts",
+      "mounts must be a list of bind ({source, target, readonly}), tmpfs ({target, sizeBytes}) and disk ({volume, image, source, target, readonly}) mounts",
     );
   }
   if (typeof config.shutdownGraceMs !== "number" || !(config.shutdownGraceMs >= 0)) {
@@ -59,6 +59,12 @@ function isMountSpec(value: unknown): boolean {
   if (typeof mount.target !== "string") return false;
   if (mount.kind === "bind") return typeof mount.source === "string" && typeof mount.readonly === "boolean";
   if (mount.kind === "tmpfs") return mount.sizeBytes === null || Number.isSafeInteger(mount.sizeBytes);
+  if (mount.kind === "disk") {
+    return (
+      ["volume", "image", "source"].every((key) => typeof mount[key] === "string" && mount[key] !== "") &&
+      typeof mount.readonly === "boolean"
+    );
+  }
   return false;
 }
 

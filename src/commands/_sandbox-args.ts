@@ -21,7 +21,7 @@ export const sandboxArgs = {
     type: "string",
     alias: "v",
     valueHint: "src:dst[:ro]",
-    description: "Mount a host directory (repeatable)",
+    description: "Mount a host directory, or a named volume (created if missing) (repeatable)",
   },
   workdir: { type: "string", alias: "w", valueHint: "path", description: "Working directory in the sandbox" },
   shell: {

@@ -169,15 +169,7 @@ function resolveCommand(options: ParsedSandboxOptions, config: ImageRuntimeConfi
 
 function parseMounts(input: SandboxOptionsInput, context: SandboxOptionsContext): MountSpec[] {
   const mounts: MountSpec[] = [];
-  for (const spec of input.volume ?? []) {
-    const volume = parseVolume(spec, context);
-    if (volume.kind === "volume") {
-      throw new UsageError(
-        `named volume '${volume.name}' in -v '${spec}' is not supported yet: mount a host directory instead, e.g. -v ./${volume.name}:${volume.target}`,
-      );
-    }
-    mounts.push(volume);
-  }
+  for (const spec of input.volume ?? []) mounts.push(parseVolume(spec, context));
   for (const spec of input.tmpfs ?? []) mounts.push(parseTmpfs(spec));
   const seen = new Set<string>();
   for (const mount of mounts) {

@@ -4,16 +4,10 @@
 import { statSync } from "node:fs";
 import { isAbsolute, join, posix, resolve } from "node:path";
 import { UsageError } from "../errors.ts";
+import { validateVolumeName } from "../volume/volume-options.ts";
 import { isValidSandboxName } from "./names.ts";
 import { MIN_TMPFS_BYTES, parseSize } from "./parse-size.ts";
-import type { BindMount, TmpfsMount } from "./spec.ts";
-
-export interface NamedVolumeMount {
-  kind: "volume";
-  name: string;
-  target: string;
-  readonly: boolean;
-}
+import type { BindMount, NamedVolumeMount, TmpfsMount } from "./spec.ts";
 
 export type VolumeMount = BindMount | NamedVolumeMount;
 
@@ -42,7 +36,7 @@ export function parseVolume(spec: string, context: HostPathContext): VolumeMount
         `invalid volume source '${source}' in '${spec}': host paths start with /, ./, ../ or ~/; volume names are letters, digits, '_', '.' and '-'`,
       );
     }
-    return { kind: "volume", name: source, target: guestPath, readonly };
+    return { kind: "volume", name: validateVolumeName(source), target: guestPath, readonly };
   }
   return {
     kind: "bind",

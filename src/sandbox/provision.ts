@@ -11,6 +11,7 @@ import { rootfsPath } from "../image/install-image.ts";
 import { type PullEvents, pullImage } from "../image/pull.ts";
 import { findSandbox, type SandboxRecord } from "../store/sandbox-records.ts";
 import type { Store } from "../store/store.ts";
+import { ensureVolumes } from "../volume/volumes.ts";
 import { ensureIsolationAvailable } from "./isolation.ts";
 import { createSandbox, removeSandbox, requireSandbox } from "./lifecycle.ts";
 import {
@@ -48,6 +49,7 @@ export async function provisionSandbox(store: Store, options: ProvisionOptions):
   const image = await ensureImage(store, options.image, parsed.pull, options.pullEvents);
   if (existing) await removeSandbox(store, parsed.name, { force: true });
   const spec = specFromOptions(parsed, image);
+  await ensureVolumes(store, spec.mounts);
   return { record: await createSandbox(store, spec), reused: false };
 }
 

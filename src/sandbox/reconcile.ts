@@ -8,6 +8,7 @@ import { runtimeDir, sandboxDir } from "../paths.ts";
 import { deleteSandbox, findSandbox, type SandboxRecord, updateStatus } from "../store/sandbox-records.ts";
 import type { Store } from "../store/store.ts";
 import { tryLock } from "../util/file-lock.ts";
+import { releaseVolumesAfterSupervisor } from "../volume/attach-volumes.ts";
 import { type ExitReason, isActive, reconcileState, type SandboxState } from "./state.ts";
 
 export function sandboxLockPath(store: Store, record: Pick<SandboxRecord, "id">): string {
@@ -51,6 +52,7 @@ export async function cleanUpAfterSupervisor(
 ): Promise<void> {
   rmSync(runtimeDir(store.paths, record.id), { recursive: true, force: true });
   await removeSandboxCgroup(record.id).catch(() => undefined);
+  await releaseVolumesAfterSupervisor(store, record);
   if (record.spec.ephemeral) {
     rmSync(sandboxDir(store.paths, record.spec.name), { recursive: true, force: true });
     deleteSandbox(store.db, record.spec.name);

@@ -18,7 +18,18 @@ export interface TmpfsMount {
   sizeBytes: number | null;
 }
 
-export type MountSpec = BindMount | TmpfsMount;
+/**
+ * `-v NAME:/guest`: a named volume (MSB_HOME/volumes), looked up when the sandbox starts; the
+ * supervisor turns it into a bind or a disk mount in the agent's boot config.
+ */
+export interface NamedVolumeMount {
+  kind: "volume";
+  name: string;
+  target: string;
+  readonly: boolean;
+}
+
+export type MountSpec = BindMount | TmpfsMount | NamedVolumeMount;
 
 export interface ScriptSpec {
   name: string;

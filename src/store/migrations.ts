@@ -67,4 +67,18 @@ export const MIGRATIONS: Migration[] = [
       CREATE INDEX sandboxes_manifest ON sandboxes(manifest_digest);
     `,
   },
+  {
+    version: 3,
+    description: "named volumes",
+    sql: `
+      CREATE TABLE volumes (
+        name TEXT PRIMARY KEY,
+        kind TEXT NOT NULL CHECK (kind IN ('dir', 'disk')),
+        size_bytes INTEGER,
+        uid INTEGER,
+        gid INTEGER,
+        created_at TEXT NOT NULL
+      );
+    `,
+  },
 ];

@@ -14,6 +14,7 @@ import { deleteSandbox, type ExitReason, findSandbox, updateStatus } from "../st
 import { openStore, type Store } from "../store/store.ts";
 import { within } from "../util/deadline.ts";
 import { tryLock } from "../util/file-lock.ts";
+import { type AttachedVolumes, attachVolumes } from "../volume/attach-volumes.ts";
 import { SessionRelay } from "./relay.ts";
 import { prepareRuntime, type RuntimeLayout, writeBootConfig } from "./runtime-dir.ts";
 import { type RunningBackend, startBackend } from "./start-backend.ts";
@@ -36,17 +37,21 @@ export async function runSupervisor(name: string): Promise<number> {
   }
   const layout = prepareRuntime(store.paths, record);
   let network: RunningNetwork | null = null;
+  let volumes: AttachedVolumes | null = null;
   try {
     network = record.spec.network ? await startNetwork(record.spec.network, layout.netSocket, logLine) : null;
-    writeBootConfig(store.paths, record, layout, network?.guest ?? null);
+    volumes = await attachVolumes(store, record);
+    writeBootConfig(store.paths, record, layout, network?.guest ?? null, volumes.mounts);
     const session = await boot(store, record.spec.name, layout);
     reportToParent({ ready: true });
     const reason = await session.finished;
     await shutdown(store, name, layout, session, reason);
     network?.stop();
+    await volumes.release();
     return 0;
   } catch (error) {
     network?.stop();
+    await volumes?.release();
     const message = error instanceof Error ? error.message : String(error);
     reportToParent({ ready: false, error: message });
     updateStatus(store.db, name, "stopped", { exitReason: "failed", stoppedAt: new Date().toISOString() });

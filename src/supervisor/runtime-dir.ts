@@ -2,7 +2,7 @@
 // scripts the agent puts on PATH, and the two sockets. The agent sees it as /.msb.
 import { chmodSync, mkdirSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import type { AgentBootConfig } from "../agent/boot-config.ts";
+import type { AgentBootConfig, BootMount } from "../agent/boot-config.ts";
 import { MsbError } from "../errors.ts";
 import type { GuestNetworkConfig } from "../network/plan.ts";
 import { imageDir, type MsbPaths, runtimeDir, sandboxDir } from "../paths.ts";
@@ -60,6 +60,8 @@ export function writeBootConfig(
   record: SandboxRecord,
   layout: RuntimeLayout,
   network: GuestNetworkConfig | null,
+  /** The spec's mounts with its named volumes resolved (attach-volumes.ts). */
+  mounts: BootMount[],
 ): void {
   const boot: AgentBootConfig = {
     version: 1,
@@ -72,7 +74,7 @@ export function writeBootConfig(
     env: record.spec.env,
     workdir: record.spec.workdir,
     user: record.spec.user,
-    mounts: record.spec.mounts,
+    mounts,
     shutdownGraceMs: SHUTDOWN_GRACE_MS,
     network,
   };

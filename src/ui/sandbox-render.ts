@@ -114,6 +114,7 @@ export function formatExactSize(bytes: number): string {
 function describeMount(mount: MountSpec): string {
   const target = mount.target.padEnd(16);
   if (mount.kind === "bind") return `${target}→ ${mount.source} (${mount.readonly ? "ro" : "rw"})`;
+  if (mount.kind === "volume") return `${target}→ volume ${mount.name} (${mount.readonly ? "ro" : "rw"})`;
   return `${target}→ tmpfs${mount.sizeBytes === null ? "" : ` (${formatExactSize(mount.sizeBytes)})`}`;
 }
 

@@ -19,6 +19,7 @@ const valid = {
   mounts: [
     { kind: "bind", source: "/src", target: "/src", readonly: true },
     { kind: "tmpfs", target: "/cache", sizeBytes: null },
+    { kind: "disk", volume: "db", image: "/v/db.ext4", source: "/v/.mnt/db", target: "/db", readonly: false },
   ],
   shutdownGraceMs: 5000,
 };
@@ -39,6 +40,16 @@ describe("checkBootConfig", () => {
     [
       "a bind without source",
       { ...valid, mounts: [{ kind: "bind", target: "/x", readonly: false }] },
+      "mounts must be",
+    ],
+    [
+      "a disk volume without its image",
+      { ...valid, mounts: [{ kind: "disk", volume: "db", source: "/m", target: "/x", readonly: false }] },
+      "mounts must be",
+    ],
+    [
+      "an unresolved named volume",
+      { ...valid, mounts: [{ kind: "volume", name: "db", target: "/x", readonly: false }] },
       "mounts must be",
     ],
     ["an unknown mount kind", { ...valid, mounts: [{ kind: "nfs", target: "/x" }] }, "mounts must be"],

@@ -2,13 +2,12 @@
 // (one line per step), user mount variants, overlay option escaping, target validation, and
 // resolving guest paths through an image's symlinks without leaving the root.
 import { describe, expect, test } from "bun:test";
-import type { AgentBootConfig } from "../../src/agent/boot-config.ts";
+import type { AgentBootConfig, BootMount } from "../../src/agent/boot-config.ts";
 import { planRootAssembly, type RootStep } from "../../src/agent/mount-plan.ts";
 import { validateMountTarget } from "../../src/agent/mount-target.ts";
 import { resolveInRoot } from "../../src/agent/resolve-in-root.ts";
-import type { MountSpec } from "../../src/sandbox/spec.ts";
 
-function config(backend: AgentBootConfig["backend"], mounts: MountSpec[] = []): AgentBootConfig {
+function config(backend: AgentBootConfig["backend"], mounts: BootMount[] = []): AgentBootConfig {
   return {
     version: 1,
     backend,
@@ -77,12 +76,19 @@ const devTail = [
   "bind /run/msb/ab12 guest:/.msb ro nosuid,nodev",
 ];
 
-const userMounts: MountSpec[] = [
+const userMounts: BootMount[] = [
   { kind: "bind", source: "/host/src", target: "/src", readonly: false },
   { kind: "bind", source: "/host/cfg", target: "//etc/app/", readonly: true },
   { kind: "tmpfs", target: "/cache", sizeBytes: 1048576 },
   { kind: "tmpfs", target: "/scratch", sizeBytes: null },
+  { kind: "disk", volume: "db", image: "/v/db.ext4", source: "/v/.mnt/db", target: "/data", readonly: false },
+  { kind: "disk", volume: "db", image: "/v/db.ext4", source: "/v/.mnt/db", target: "/seed", readonly: true },
 ];
+
+/** The same disk volume on the vm backend: a virtio-blk disk found by its serial. */
+const vmUserMounts: BootMount[] = userMounts.map((mount) =>
+  mount.kind === "disk" ? { ...mount, source: "msb-vol-0" } : mount,
+);
 
 describe("planRootAssembly", () => {
   test("namespace: loop-mounted disks, protected /proc, read-only /sys, host device nodes, binds", () => {
@@ -106,12 +112,14 @@ describe("planRootAssembly", () => {
       "bind /host/cfg guest:/etc/app ro",
       "mount tmpfs tmpfs guest:/cache nosuid,nodev mode=1777,size=1048576",
       "mount tmpfs tmpfs guest:/scratch nosuid,nodev mode=1777",
+      "bind /v/.mnt/db guest:/data rw",
+      "bind /v/.mnt/db guest:/seed ro",
       `pivot ${STAGE}/root`,
     ]);
   });
 
   test("vm: block devices, writable /sys, devtmpfs, virtio-fs tags for binds", () => {
-    expect(planRootAssembly(config("vm", userMounts)).map(line)).toEqual([
+    expect(planRootAssembly(config("vm", vmUserMounts)).map(line)).toEqual([
       ...commonStart("/dev/vda", "/dev/vdb", false),
       `mount sysfs sysfs guest:/sys ${NX}`,
       "mount devtmpfs devtmpfs guest:/dev nosuid mode=0755",
@@ -120,6 +128,8 @@ describe("planRootAssembly", () => {
       "mount virtiofs /host/cfg guest:/etc/app rdonly",
       "mount tmpfs tmpfs guest:/cache nosuid,nodev mode=1777,size=1048576",
       "mount tmpfs tmpfs guest:/scratch nosuid,nodev mode=1777",
+      "mount ext4 msb-vol-0 guest:/data",
+      "mount ext4 msb-vol-0 guest:/seed rdonly",
       `pivot ${STAGE}/root`,
     ]);
   });

@@ -210,6 +210,7 @@ describe("mounts", () => {
     ["./src:/.msb/scripts", "/.msb is reserved"],
     ["src/sub:/x", "host paths start with"],
     ["-bad:/x", "invalid volume source"],
+    ["db.ext4:/x", "names ending in .ext4 are reserved"],
   ])("rejects %s", (spec, fragment) =>
     expect(usageError(() => parseVolume(spec, context()))).toContain(fragment),
   );

@@ -168,6 +168,14 @@ describe("buildSandboxSpec", () => {
   );
 });
 
+test("a named volume stays a volume by name in the spec, resolved only at boot", () => {
+  const spec = build({ volume: ["cache:/cache:ro", "./data:/data"] });
+  expect(spec.mounts).toEqual([
+    { kind: "volume", name: "cache", target: "/cache", readonly: true },
+    expect.objectContaining({ kind: "bind", target: "/data" }),
+  ]);
+});
+
 describe("validateSandboxOptions", () => {
   test("needs no image and reports the parsed options", () => {
     const options = validateSandboxOptions({ name: "dev", pull: "always", entrypoint: "sh" }, context);
@@ -195,7 +203,7 @@ describe("validateSandboxOptions", () => {
     [{ cpus: "5" }, "invalid --cpus '5'"],
     [{ memory: "10M" }, "too small"],
     [{ volume: ["./missing:/x"] }, "does not exist"],
-    [{ volume: ["cache:/cache"] }, "named volume 'cache' in -v 'cache:/cache' is not supported yet"],
+    [{ volume: ["cache:/x", "./data:/x"] }, "two mounts target /x"],
     [{ volume: ["./data:/x"], tmpfs: ["/x"] }, "two mounts target /x"],
     [{ tmpfs: ["/a", "/a/"] }, "two mounts target /a"],
     [{ script: ["a:./setup.sh", "a:./setup.sh"] }, "two --script options are named 'a'"],
