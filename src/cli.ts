@@ -52,6 +52,11 @@ const COMMANDS: Record<string, CommandEntry> = {
     description: "Show a sandbox's configuration and state",
     load: () => import("./commands/inspect.ts"),
   },
+  metrics: {
+    group: "Sandboxes",
+    description: "Show live CPU, memory, disk and network use of running sandboxes",
+    load: () => import("./commands/metrics.ts"),
+  },
   exec: {
     group: "Sandboxes",
     description: "Run a command in a running sandbox",
@@ -88,6 +93,22 @@ const COMMANDS: Record<string, CommandEntry> = {
     group: "Registries",
     description: "Manage registry credentials (login, logout, ls)",
     load: () => import("./commands/registry.ts"),
+  },
+  install: {
+    group: "Install",
+    description: "Install a sandboxed command into $MSB_HOME/bin (--list)",
+    load: () => import("./commands/install.ts"),
+  },
+  uninstall: {
+    group: "Install",
+    description: "Remove installed commands",
+    load: () => import("./commands/uninstall.ts"),
+  },
+  "run-installed": {
+    group: "Install",
+    description: "Run an installed command (internal, called by its shim)",
+    hidden: true,
+    load: () => import("./commands/run-installed.ts"),
   },
   supervisor: {
     group: "System",

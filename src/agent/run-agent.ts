@@ -17,6 +17,7 @@ import { validateMountTarget } from "./mount-target.ts";
 import { readBootConfig } from "./read-boot-config.ts";
 import { startOrphanReaper } from "./reaper.ts";
 import { type SandboxParts, shutDownSandbox } from "./shutdown.ts";
+import { openStatsService, type StatsService } from "./stats.ts";
 import { syncFilesystem } from "./syscalls.ts";
 
 /** Exit codes of an agent that failed before `ready`, one per stage. */
@@ -38,13 +39,14 @@ export async function runAgent(bootConfigPath: string): Promise<never> {
     readBootConfig(bootConfigPath),
   );
   process.umask(0o022);
+  const stats = openStatsService(config);
   const eth0 = await stage("root assembly failed", AgentExitCode.rootAssembly, () => assembleRoot(config));
   if (eth0 !== null) startGuestNetworkRelay(eth0, GUEST_NET_SOCKET);
   const channel = await stage("agent channel failed", AgentExitCode.channel, () =>
     connectUnix(guestAgentSocket(config)),
   );
   startOrphanReaper(() => false);
-  serveSandbox(config, channel);
+  serveSandbox(config, channel, stats);
   return new Promise<never>(() => {});
 }
 
@@ -64,7 +66,7 @@ export function guestAgentSocket(config: AgentBootConfig): string {
   return posix.join(GUEST_RUNTIME_DIR, relative);
 }
 
-function serveSandbox(config: AgentBootConfig, channel: FrameChannel): void {
+function serveSandbox(config: AgentBootConfig, channel: FrameChannel, stats: StatsService): void {
   const parts: SandboxParts = {
     sessions: null,
     userMountTargets: config.mounts.map((mount) => validateMountTarget(mount.target)),
@@ -82,6 +84,10 @@ function serveSandbox(config: AgentBootConfig, channel: FrameChannel): void {
     if (frame.kind === FrameKind.shutdown) {
       const { graceMs } = frame.payload.length === 0 ? {} : decodeJson<Partial<Shutdown>>(frame);
       void stop(typeof graceMs === "number" && graceMs >= 0 ? graceMs : config.shutdownGraceMs);
+      return;
+    }
+    if (frame.kind === FrameKind.stats) {
+      stats.answer(channel, frame);
       return;
     }
     channel.sendJson(FrameKind.error, frame.session, { message: `unexpected frame kind ${frame.kind}` });

@@ -1,11 +1,15 @@
-// msb inspect <name>: a sandbox's configuration and state.
+// msb inspect <name>: a sandbox's configuration and state, with live figures while it runs.
 import { defineCommand } from "citty";
+import { measureRunning } from "../metrics/query.ts";
+import { renderStatsSection } from "../metrics/render.ts";
 import { currentSandbox } from "../sandbox/listing.ts";
-import { inspectJson } from "../sandbox/view.ts";
+import { inspectJson, inspectStats } from "../sandbox/view.ts";
 import { openStore } from "../store/store.ts";
 import { print, printJson } from "../ui/output.ts";
 import { renderInspect } from "../ui/sandbox-render.ts";
 import { formatArgs } from "./_shared.ts";
+
+const INSPECT_QUERY = { timeoutMs: 2_000, windowMs: 250 };
 
 export default defineCommand({
   meta: { name: "inspect", description: "Show a sandbox's configuration and state" },
@@ -17,8 +21,11 @@ export default defineCommand({
     const store = openStore();
     try {
       const record = await currentSandbox(store, args.name);
-      if (args.format === "json") printJson(inspectJson(record));
-      else print(renderInspect(record));
+      const stats = inspectStats(
+        (await measureRunning(store, [record], INSPECT_QUERY)).get(record.name) ?? null,
+      );
+      if (args.format === "json") printJson(inspectJson(record, stats));
+      else print(renderInspect(record) + renderStatsSection(stats));
     } finally {
       store.close();
     }

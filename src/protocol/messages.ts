@@ -33,6 +33,13 @@ export const FrameKind = {
   /** client → supervisor, session 0: liveness and activity (keeps --idle-timeout away). */
   ping: 13,
   pong: 14,
+  /**
+   * client → supervisor → agent, session 0: sample resource use now. JSON StatsRequest. The
+   * supervisor renumbers `id` per agent request, as it renumbers sessions.
+   */
+  stats: 15,
+  /** agent → supervisor → client, session 0: the sample. JSON GuestStats, then SandboxStats. */
+  statsResult: 16,
 } as const;
 
 export type FrameKind = (typeof FrameKind)[keyof typeof FrameKind];
@@ -104,4 +111,33 @@ export interface Shutdown {
 
 export interface ProtocolErrorBody {
   message: string;
+}
+
+export interface StatsRequest {
+  /** Matches the answer to the request: several clients may ask at once. */
+  id: number;
+  /**
+   * CPU % needs two samples: when the agent has no recent one to compare with, it takes two
+   * this many milliseconds apart (default 250).
+   */
+  windowMs?: number;
+}
+
+/** What the agent measures; null where its source cannot tell (see metrics/stats-source.ts). */
+export interface GuestStats {
+  id: number;
+  /** 100 = one CPU fully busy over the sampling window. */
+  cpuPercent: number | null;
+  memoryBytes: number | null;
+  memoryLimitBytes: number | null;
+  diskReadBytes: number | null;
+  diskWriteBytes: number | null;
+  /** Where the figures came from, e.g. `cgroup1+processes` or `vm`. */
+  source: string;
+}
+
+/** The agent's figures plus the network engine's byte counters (from the guest's point of view). */
+export interface SandboxStats extends GuestStats {
+  netRxBytes: number | null;
+  netTxBytes: number | null;
 }

@@ -53,7 +53,7 @@ export async function provisionSandbox(store: Store, options: ProvisionOptions):
   return { record: await createSandbox(store, spec), reused: false };
 }
 
-async function ensureImage(store: Store, reference: string, policy: PullPolicy, events?: PullEvents) {
+export async function ensureImage(store: Store, reference: string, policy: PullPolicy, events?: PullEvents) {
   const stored = () => {
     try {
       const record = resolveStoredImage(store, reference);

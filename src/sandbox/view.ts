@@ -1,5 +1,6 @@
 // What `ls`, `ps` and `inspect` show of sandbox records: which rows, and the JSON shapes of
 // upstream v0.3 (snake_case keys, lower-case statuses, RFC 3339 times).
+import type { SandboxMetrics } from "../metrics/query.ts";
 import type { SandboxRecord } from "../store/sandbox-records.ts";
 import { isActive, type SandboxState } from "./state.ts";
 
@@ -27,7 +28,13 @@ export interface PsEntry {
   /** The command the sandbox runs, shell-quoted; its shell when it has none. */
   command: string;
   ports: string[];
+  /** With live figures (`ps` asks running sandboxes): CPU % and memory in use, null if unknown. */
+  cpu_percent?: number | null;
+  memory_bytes?: number | null;
 }
+
+/** The figures `inspect` shows of a running sandbox: a metrics row without its name. */
+export type InspectStats = Omit<SandboxMetrics, "name">;
 
 export interface InspectJson {
   id: string;
@@ -42,6 +49,8 @@ export interface InspectJson {
   supervisor_pid: number | null;
   exit_code: number | null;
   exit_reason: string | null;
+  /** Present when the caller measured: null for a sandbox that is not running. */
+  stats?: InspectStats | null;
 }
 
 /** `ls [--running|--stopped]`: both flags (or neither) list everything. */
@@ -74,7 +83,18 @@ export function psEntries(records: readonly SandboxRecord[], options: { all?: bo
     }));
 }
 
-export function inspectJson(record: SandboxRecord): InspectJson {
+/** Adds `ps`'s CPU and memory figures; a sandbox that did not answer gets nulls. */
+export function withPsStats(entry: PsEntry, metrics: SandboxMetrics | undefined): PsEntry {
+  return { ...entry, cpu_percent: metrics?.cpu_percent ?? null, memory_bytes: metrics?.memory_bytes ?? null };
+}
+
+export function inspectStats(metrics: SandboxMetrics | null): InspectStats | null {
+  if (metrics === null) return null;
+  const { name: _name, ...stats } = metrics;
+  return stats;
+}
+
+export function inspectJson(record: SandboxRecord, stats?: InspectStats | null): InspectJson {
   return {
     id: record.id,
     name: record.name,
@@ -88,6 +108,7 @@ export function inspectJson(record: SandboxRecord): InspectJson {
     supervisor_pid: record.supervisorPid,
     exit_code: record.exitCode,
     exit_reason: record.exitReason,
+    ...(stats === undefined ? {} : { stats }),
   };
 }
 

@@ -19,6 +19,7 @@ import { SessionRelay } from "./relay.ts";
 import { prepareRuntime, type RuntimeLayout, writeBootConfig } from "./runtime-dir.ts";
 import { type RunningBackend, startBackend } from "./start-backend.ts";
 import { type RunningNetwork, startNetwork } from "./start-network.ts";
+import { type NetworkTraffic, StatsRelay } from "./stats-relay.ts";
 import { startTimers } from "./timers.ts";
 
 const AGENT_READY_TIMEOUT_MS = 30_000;
@@ -42,7 +43,9 @@ export async function runSupervisor(name: string): Promise<number> {
     network = record.spec.network ? await startNetwork(record.spec.network, layout.netSocket, logLine) : null;
     volumes = await attachVolumes(store, record);
     writeBootConfig(store.paths, record, layout, network?.guest ?? null, volumes.mounts);
-    const session = await boot(store, record.spec.name, layout);
+    const engine = network;
+    const traffic = () => engine?.traffic() ?? null;
+    const session = await boot(store, record.spec.name, layout, traffic);
     reportToParent({ ready: true });
     const reason = await session.finished;
     await shutdown(store, name, layout, session, reason);
@@ -73,7 +76,12 @@ interface LiveSandbox {
   graceMs: () => number;
 }
 
-async function boot(store: Store, name: string, layout: RuntimeLayout): Promise<LiveSandbox> {
+async function boot(
+  store: Store,
+  name: string,
+  layout: RuntimeLayout,
+  traffic: () => NetworkTraffic | null,
+): Promise<LiveSandbox> {
   const record = findSandbox(store.db, name);
   if (!record) throw new MsbError(`sandbox not found: ${name}`, { code: "notFound" });
   const agentConnected = waitForAgent(layout.agentSocket);
@@ -126,9 +134,11 @@ async function boot(store: Store, name: string, layout: RuntimeLayout): Promise<
     },
   });
   const sessions = relay;
+  const stats = new StatsRelay(agent.channel, traffic);
   agent.channel.onFrame = (frame) => {
     if (frame.session !== 0) sessions.fromAgent(frame);
     else if (frame.kind === FrameKind.shutdownDone) markShutdownDone();
+    else if (frame.kind === FrameKind.statsResult) stats.fromAgent(frame);
   };
   agent.channel.onClose = () => {
     markShutdownDone();
@@ -143,6 +153,7 @@ async function boot(store: Store, name: string, layout: RuntimeLayout): Promise<
     : undefined;
   finished.then(() => clearTimeout(unclaimed));
   const listener = await listenUnix(layout.controlSocket, (client) => sessions.attachClient(client));
+  const monitor = await listenUnix(layout.monitorSocket, (client) => stats.attachClient(client));
   updateStatus(store.db, name, "running", {
     supervisorPid: process.pid,
     runtimeDir: layout.dir,
@@ -152,7 +163,10 @@ async function boot(store: Store, name: string, layout: RuntimeLayout): Promise<
   return {
     backend,
     agent: agent.channel,
-    closeListener: () => listener.close(),
+    closeListener: () => {
+      listener.close();
+      monitor.close();
+    },
     finished,
     shutdownDone,
     graceMs: () => graceMs,

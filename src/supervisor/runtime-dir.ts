@@ -17,6 +17,8 @@ export interface RuntimeLayout {
   bootConfig: string;
   agentSocket: string;
   controlSocket: string;
+  /** `stats` only (supervisor/stats-relay.ts); as long as ctl.sock's path, so its check covers both. */
+  monitorSocket: string;
   /** The guest NIC's frames (4-byte length + Ethernet frame) to and from the network engine. */
   netSocket: string;
   guestLog: string;
@@ -29,6 +31,7 @@ export function runtimeLayout(paths: MsbPaths, record: Pick<SandboxRecord, "id" 
     bootConfig: join(dir, "boot.json"),
     agentSocket: join(dir, "agent.sock"),
     controlSocket: join(dir, "ctl.sock"),
+    monitorSocket: join(dir, "mon.sock"),
     netSocket: join(dir, "net.sock"),
     guestLog: join(sandboxDir(paths, record.spec.name), "logs", "guest.log"),
   };

@@ -28,6 +28,8 @@ import type { NetworkSpec } from "../sandbox/spec.ts";
 export interface RunningNetwork {
   /** What the agent configures on the guest's eth0. */
   guest: GuestNetworkConfig;
+  /** Bytes the guest received and sent, for `msb metrics`. */
+  traffic(): { rxBytes: number; txBytes: number };
   stop(): void;
 }
 
@@ -46,6 +48,7 @@ export async function startNetwork(
   const listener = listenForGuestLink(socketPath, engine);
   return {
     guest: guestNetworkConfig(plan),
+    traffic: () => engine.traffic,
     stop() {
       listener.stop();
       engine.close();

@@ -1,6 +1,7 @@
 // Text for `ls`, `ps` and `inspect`: the tables and the detail view of upstream v0.3, with
 // statuses coloured as upstream does. Pure: records in, strings out.
 import { colors } from "consola/utils";
+import { formatBytes, formatPercent } from "../metrics/render.ts";
 import { formatDurationMs } from "../sandbox/parse-duration.ts";
 import { GIB, MIB } from "../sandbox/parse-size.ts";
 import type { MountSpec, NetworkSpec } from "../sandbox/spec.ts";
@@ -39,14 +40,19 @@ export function renderNames(items: ReadonlyArray<{ name: string }>): string {
   return items.map((item) => item.name).join("\n");
 }
 
+/** CPU % and MEM columns appear when the entries carry live figures (see `withPsStats`). */
 export function renderPsTable(entries: readonly PsEntry[]): string {
+  const withStats = entries.some((entry) => entry.cpu_percent !== undefined);
   return renderTable(
-    ["NAME", "IMAGE", "COMMAND", "STATUS", "PORTS"],
+    ["NAME", "IMAGE", "COMMAND", "STATUS", ...(withStats ? ["CPU %", "MEM"] : []), "PORTS"],
     entries.map((entry) => [
       entry.name,
       truncate(entry.image, 36),
       `"${truncate(entry.command, 38)}"`,
       colorStatus(entry.status),
+      ...(withStats
+        ? [formatPercent(entry.cpu_percent ?? null), formatBytes(entry.memory_bytes ?? null)]
+        : []),
       truncate(entry.ports.join(", "), 32),
     ]),
   );

@@ -16,6 +16,8 @@ export class GuestOutput {
   private link: GuestLink | undefined;
   /** The plan's MAC until the guest's own frames tell us otherwise. */
   private guestMac: Uint8Array;
+  /** Ethernet bytes handed to the link: what the guest received. */
+  bytesSent = 0;
 
   constructor(private readonly plan: NetworkPlan) {
     this.guestMac = plan.guest.macBytes;
@@ -32,7 +34,9 @@ export class GuestOutput {
 
   /** A frame already complete (ARP, DHCP and ping replies come built). */
   sendFrame(frame: Uint8Array): void {
-    this.link?.write(frame);
+    if (this.link === undefined) return;
+    this.bytesSent += frame.length;
+    this.link.write(frame);
   }
 
   sendTcp(fromIp: Uint8Array, toIp: Uint8Array, segment: TcpSegment): void {
@@ -46,12 +50,12 @@ export class GuestOutput {
 
   private sendIpv4(fromIp: Uint8Array, toIp: Uint8Array, protocol: number, payload: Uint8Array): void {
     if (this.link === undefined) return;
-    this.link.write(
-      buildIpv4Frame(
-        { dst: this.guestMac, src: this.plan.gateway.macBytes },
-        { src: fromIp, dst: toIp, protocol },
-        payload,
-      ),
+    const frame = buildIpv4Frame(
+      { dst: this.guestMac, src: this.plan.gateway.macBytes },
+      { src: fromIp, dst: toIp, protocol },
+      payload,
     );
+    this.bytesSent += frame.length;
+    this.link.write(frame);
   }
 }

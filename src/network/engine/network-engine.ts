@@ -57,6 +57,7 @@ export class NetworkEngine {
   private closed = false;
   private readonly inboundUdp = new InboundUdpClients();
   private readonly publications: Publication[] = [];
+  private bytesFromGuest = 0;
 
   constructor(options: NetworkEngineOptions) {
     this.plan = options.plan;
@@ -99,9 +100,15 @@ export class NetworkEngine {
     return this.tcp.size;
   }
 
+  /** Ethernet bytes the guest received (rx) and sent (tx), for `msb metrics`. */
+  get traffic(): { rxBytes: number; txBytes: number } {
+    return { rxBytes: this.output.bytesSent, txBytes: this.bytesFromGuest };
+  }
+
   /** One Ethernet frame from the guest. The array may be reused once this returns. */
   receiveFrame(frame: Uint8Array): void {
     if (this.closed) return;
+    this.bytesFromGuest += frame.length;
     const ethernet = parseEthernet(frame);
     if (isDrop(ethernet)) return;
     if (ethernet.etherType === EtherType.arp) {
