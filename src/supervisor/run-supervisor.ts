@@ -16,6 +16,7 @@ import { within } from "../util/deadline.ts";
 import { tryLock } from "../util/file-lock.ts";
 import { SessionRelay } from "./relay.ts";
 import { prepareRuntime, type RuntimeLayout, writeBootConfig } from "./runtime-dir.ts";
+import { readSecretValues } from "./secret-delivery.ts";
 import { type RunningBackend, startBackend } from "./start-backend.ts";
 import { type RunningNetwork, startNetwork } from "./start-network.ts";
 import { startTimers } from "./timers.ts";
@@ -36,10 +37,23 @@ export async function runSupervisor(name: string): Promise<number> {
   }
   const layout = prepareRuntime(store.paths, record);
   let network: RunningNetwork | null = null;
+  // A violation under block-and-terminate can only stop a sandbox that has booted.
+  let stopForViolation: () => void = () => {};
   try {
-    network = record.spec.network ? await startNetwork(record.spec.network, layout.netSocket, logLine) : null;
-    writeBootConfig(store.paths, record, layout, network?.guest ?? null);
+    const secretValues =
+      (record.spec.network?.secrets ?? []).length > 0
+        ? await readSecretValues(Bun.stdin.stream())
+        : new Map<string, string>();
+    network = record.spec.network
+      ? await startNetwork(record.spec.network, layout.netSocket, logLine, {
+          msbHome: store.paths.home,
+          values: secretValues,
+          terminate: () => stopForViolation(),
+        })
+      : null;
+    writeBootConfig(store.paths, record, layout, network?.guest ?? null, network?.caCertPem ?? null);
     const session = await boot(store, record.spec.name, layout);
+    stopForViolation = () => session.stop("secret-violation");
     reportToParent({ ready: true });
     const reason = await session.finished;
     await shutdown(store, name, layout, session, reason);
@@ -64,6 +78,7 @@ interface LiveSandbox {
   closeListener: () => void;
   /** Resolves with why the sandbox must stop. */
   finished: Promise<ExitReason>;
+  stop(reason: ExitReason): void;
   shutdownDone: Promise<void>;
   graceMs: () => number;
 }
@@ -149,6 +164,7 @@ async function boot(store: Store, name: string, layout: RuntimeLayout): Promise<
     agent: agent.channel,
     closeListener: () => listener.close(),
     finished,
+    stop: stopWith,
     shutdownDone,
     graceMs: () => graceMs,
   };

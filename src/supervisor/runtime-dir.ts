@@ -60,6 +60,7 @@ export function writeBootConfig(
   record: SandboxRecord,
   layout: RuntimeLayout,
   network: GuestNetworkConfig | null,
+  caCertPem: string | null = null,
 ): void {
   const boot: AgentBootConfig = {
     version: 1,
@@ -75,6 +76,7 @@ export function writeBootConfig(
     mounts: record.spec.mounts,
     shutdownGraceMs: SHUTDOWN_GRACE_MS,
     network,
+    ...(caCertPem === null ? {} : { caCertPem }),
   };
   writeFileSync(layout.bootConfig, `${JSON.stringify(boot, null, 2)}\n`, { mode: 0o600 });
 }
