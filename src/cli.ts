@@ -177,7 +177,7 @@ export async function runCli(argv: string[]): Promise<number> {
   const args = [...argv];
   const debug = takeFlag(args, ["--debug"]);
   const [first] = args;
-  configureOutput({ debug, quiet: args.includes("--quiet") || args.includes("-q") });
+  configureOutput({ debug, quiet: beforeDashDash(args).some((arg) => arg === "--quiet" || arg === "-q") });
 
   if (first === "--version" || first === "-V" || first === "version") {
     print(`msb ${VERSION}`);
@@ -252,6 +252,12 @@ function withCommandName(command: AnyCommand, path: string[]): AnyCommand {
 
 async function resolveValue<T>(value: T | Promise<T> | (() => T | Promise<T>)): Promise<T> {
   return typeof value === "function" ? await (value as () => T | Promise<T>)() : await value;
+}
+
+/** The arguments that belong to msb: a command's own `-q` after `--` is not msb's quiet flag. */
+function beforeDashDash(args: string[]): string[] {
+  const dashDash = args.indexOf("--");
+  return dashDash < 0 ? args : args.slice(0, dashDash);
 }
 
 function takeFlag(args: string[], names: string[]): boolean {

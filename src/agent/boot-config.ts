@@ -53,4 +53,6 @@ export interface AgentBootConfig {
    * (namespace backend only). Absent or null: the sandbox has only `lo`.
    */
   network?: GuestNetworkConfig | null;
+  /** The TLS interception CA (PEM) the agent adds to the guest's trust stores; absent: none. */
+  caCertPem?: string;
 }

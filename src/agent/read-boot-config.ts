@@ -41,6 +41,12 @@ export function checkBootConfig(value: unknown, origin: string): AgentBootConfig
   if (typeof config.shutdownGraceMs !== "number" || !(config.shutdownGraceMs >= 0)) {
     throw fail("shutdownGraceMs must be a non-negative number");
   }
+  if (
+    config.caCertPem !== undefined &&
+    (typeof config.caCertPem !== "string" || !config.caCertPem.includes("-----BEGIN CERTIFICATE-----"))
+  ) {
+    throw fail("caCertPem must be a PEM certificate");
+  }
   if (config.network !== undefined && config.network !== null) {
     if (config.backend !== "namespace") throw fail("network is only supported on the namespace backend");
     const why = guestNetworkProblem(config.network);

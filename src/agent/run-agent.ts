@@ -10,6 +10,7 @@ import { connectUnix } from "../protocol/channel-unix.ts";
 import { decodeJson } from "../protocol/frame.ts";
 import { type Frame, FrameKind, type Ready, type Shutdown } from "../protocol/messages.ts";
 import { assembleRoot } from "./assemble-root.ts";
+import { installCa } from "./ca-install.ts";
 import type { AgentBootConfig } from "./boot-config.ts";
 import { serveExecSessions } from "./exec-server.ts";
 import { startGuestNetworkRelay } from "./guest-network.ts";
@@ -41,12 +42,16 @@ export async function runAgent(bootConfigPath: string): Promise<never> {
   process.umask(0o022);
   const stats = openStatsService(config);
   const eth0 = await stage("root assembly failed", AgentExitCode.rootAssembly, () => assembleRoot(config));
+  const caEnv = await stage("installing the TLS interception CA failed", AgentExitCode.rootAssembly, () =>
+    config.caCertPem === undefined ? [] : installCa(config.caCertPem),
+  );
   if (eth0 !== null) startGuestNetworkRelay(eth0, GUEST_NET_SOCKET);
   const channel = await stage("agent channel failed", AgentExitCode.channel, () =>
     connectUnix(guestAgentSocket(config)),
   );
   startOrphanReaper(() => false);
-  serveSandbox(config, channel, stats);
+  // The sandbox's own entries come after the CA's, so a -e SSL_CERT_FILE=... wins.
+  serveSandbox({ ...config, env: [...caEnv, ...config.env] }, channel, stats);
   return new Promise<never>(() => {});
 }
 

@@ -99,6 +99,39 @@ export const sandboxArgs = {
     valueHint: "n",
     description: "Most concurrent TCP connections out of the sandbox (default 256)",
   },
+  secret: {
+    type: "string",
+    valueHint: "ENV[=VALUE]@HOST[,HOST...][:body]",
+    description:
+      "Guest sees a placeholder in ENV; the real value (VALUE, or yours from $ENV) is sent only over TLS to HOST (repeatable)",
+  },
+  "secret-violation": {
+    type: "string",
+    valueHint: "block|block-and-log|block-and-terminate",
+    description: "When a placeholder heads elsewhere (default: block-and-log)",
+  },
+  "tls-intercept": { type: "boolean", description: "Terminate guest TLS with msb's CA (implied by --secret)" },
+  "tls-intercept-port": {
+    type: "string",
+    valueHint: "port",
+    description: "Port whose TLS is intercepted (default 443; repeatable)",
+  },
+  "tls-bypass": {
+    type: "string",
+    valueHint: "domain",
+    description: "Relay this domain's TLS untouched, *.suffix allowed (repeatable)",
+  },
+  "block-quic": {
+    type: "boolean",
+    description: "Drop UDP to intercepted ports so clients use TCP (default on; --no-block-quic)",
+  },
+  "tls-intercept-ca-cert": { type: "string", valueHint: "file", description: "Your CA certificate (PEM)" },
+  "tls-intercept-ca-key": { type: "string", valueHint: "file", description: "Your CA's private key (PEM)" },
+  "tls-upstream-ca-cert": {
+    type: "string",
+    valueHint: "file",
+    description: "Also trust this CA for upstream servers (repeatable)",
+  },
   isolation: {
     type: "string",
     valueHint: "vm|namespace",
@@ -191,6 +224,15 @@ export function sandboxOptionsInput(definition: ArgsDef, rawArgs: string[]): San
     noDnsRebindProtection: negated("dns-rebind-protection"),
     maxConnections: last("max-connections"),
     port: all("port"),
+    secret: all("secret"),
+    secretViolation: last("secret-violation"),
+    tlsIntercept: options.includes("--tls-intercept"),
+    tlsInterceptPort: all("tls-intercept-port"),
+    tlsBypass: all("tls-bypass"),
+    noBlockQuic: negated("block-quic"),
+    tlsInterceptCaCert: last("tls-intercept-ca-cert"),
+    tlsInterceptCaKey: last("tls-intercept-ca-key"),
+    tlsUpstreamCaCert: all("tls-upstream-ca-cert"),
     command,
   };
 }

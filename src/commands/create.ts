@@ -42,7 +42,7 @@ export default defineCommand({
           `use --replace, or 'msb rm ${record.name}'`,
         );
       }
-      await startSandbox(store, record.name);
+      await startSandbox(store, record.name, input.secret ?? []);
       success("Created", record.name, performance.now() - started);
     } finally {
       progress.stop();

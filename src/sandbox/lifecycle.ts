@@ -13,7 +13,9 @@ import type { Store } from "../store/store.ts";
 import { runtimeLayout } from "../supervisor/runtime-dir.ts";
 import { within } from "../util/deadline.ts";
 import { type FileLock, tryLock } from "../util/file-lock.ts";
+import { encodeSecretValues, supervisorEnv } from "../supervisor/secret-delivery.ts";
 import { selfCommand } from "../util/self-command.ts";
+import { secretValuesForStart } from "./parse-secret.ts";
 import { cleanUpAfterSupervisor, isProcessAlive, reconcileSandbox, sandboxLockPath } from "./reconcile.ts";
 import type { SandboxSpec } from "./spec.ts";
 import { assertCanDo, isActive } from "./state.ts";
@@ -45,19 +47,39 @@ export async function createSandbox(store: Store, spec: SandboxSpec): Promise<Sa
   }
 }
 
-/** Spawns the sandbox's supervisor and returns once the agent inside is ready. */
-export async function startSandbox(store: Store, name: string): Promise<void> {
+/**
+ * Spawns the sandbox's supervisor and returns once the agent inside is ready. `secretFlags` are
+ * this command's --secret texts; secrets read from the environment are read again from ours.
+ * Their values go to the supervisor over its stdin only.
+ */
+export async function startSandbox(
+  store: Store,
+  name: string,
+  secretFlags: readonly string[] = [],
+): Promise<void> {
   const record = await requireSandbox(store, name);
   assertCanDo("start", record);
+  const secrets = record.spec.network?.secrets ?? [];
+  const values = secretValuesForStart(name, secrets, secretFlags, process.env);
   const logDir = join(sandboxDir(store.paths, name), "logs");
   mkdirSync(logDir, { recursive: true });
   const log = openSync(join(logDir, "supervisor.log"), "a");
   const supervisor = Bun.spawn(selfCommand("supervisor", name), {
     detached: true,
-    stdio: ["ignore", "pipe", log],
-    env: { ...process.env, MSB_HOME: store.paths.home },
+    stdio: ["pipe", "pipe", log],
+    env: supervisorEnv(
+      process.env,
+      secrets.map((secret) => secret.name),
+      store.paths.home,
+    ),
   });
   closeSync(log);
+  try {
+    if (secrets.length > 0) supervisor.stdin.write(encodeSecretValues(values));
+    await supervisor.stdin.end();
+  } catch {
+    // The supervisor is gone already; its report (or exit status) below says why.
+  }
   const report = await readReport(supervisor.stdout, supervisor.exited);
   supervisor.unref();
   if (!report.ready) {

@@ -6,7 +6,7 @@ import { UsageError } from "../errors.ts";
 import type { ImageRuntimeConfig } from "../image/image-config.ts";
 import { generateSandboxName, hostnameFromName, validateSandboxName } from "./names.ts";
 import { parseDuration } from "./parse-duration.ts";
-import { mergeEnv, parseEnvEntry } from "./parse-env.ts";
+import { envKey, mergeEnv, parseEnvEntry } from "./parse-env.ts";
 import {
   type PullPolicy,
   parseCpus,
@@ -20,7 +20,9 @@ import {
 import { parseTmpfs, parseVolume } from "./parse-mount.ts";
 import { parseNetworkFlags } from "./parse-network.ts";
 import { parseScript } from "./parse-script.ts";
+import { type GivenSecret, parseSecrets, parseViolationAction, secretSpec } from "./parse-secret.ts";
 import { GIB, MIB, parseMemory } from "./parse-size.ts";
+import { parseTlsFlags, type TlsFlags, tlsFlagsGiven } from "./parse-tls.ts";
 import type { IsolationBackend, MountSpec, NetworkSpec, SandboxSpec, ScriptSpec } from "./spec.ts";
 
 export const DEFAULT_CPUS = 1;
@@ -30,7 +32,7 @@ export const DEFAULT_DISK_BYTES = 4 * GIB;
 export const DEFAULT_SHELL = "/bin/sh";
 
 /** Flag values as citty gives them: undefined when absent; repeatable flags collected. */
-export interface SandboxOptionsInput {
+export interface SandboxOptionsInput extends TlsFlags {
   name?: string;
   cpus?: string;
   memory?: string;
@@ -55,6 +57,9 @@ export interface SandboxOptionsInput {
   noDnsRebindProtection?: boolean;
   maxConnections?: string;
   port?: string[];
+  /** `--secret` texts; they hold values, so they are parsed into GivenSecret and never stored. */
+  secret?: string[];
+  secretViolation?: string;
   /** The guest command after `--`; replaces the image's CMD. */
   command?: string[];
   /** Unnamed `msb run`: the caller decides, the sandbox is removed when its command exits. */
@@ -87,7 +92,10 @@ export interface ParsedSandboxOptions {
   idleTimeoutMs: number | null;
   isolation: IsolationBackend;
   ephemeral: boolean;
+  /** With tls and secretViolation; specFromOptions adds the secrets with fresh placeholders. */
   network: NetworkSpec | null;
+  /** With their values: for the supervisor only, never for the spec. */
+  secrets: GivenSecret[];
 }
 
 export interface SandboxImage {
@@ -101,13 +109,23 @@ export function validateSandboxOptions(
   context: SandboxOptionsContext,
 ): ParsedSandboxOptions {
   const name = input.name === undefined ? generateSandboxName() : validateSandboxName(input.name);
+  const env = (input.env ?? []).map((entry) => parseEnvEntry(entry, context.env));
+  const secrets = parseSecrets(input.secret ?? [], context.env);
+  for (const secret of secrets) {
+    if (env.some((entry) => envKey(entry) === secret.name)) {
+      throw new UsageError(
+        `-e ${secret.name} and --secret ${secret.name} both set ${secret.name}`,
+        "drop one of them",
+      );
+    }
+  }
   return {
     name,
     cpus: input.cpus === undefined ? DEFAULT_CPUS : parseCpus(input.cpus, context.hostCpus),
     memoryBytes: input.memory === undefined ? DEFAULT_MEMORY_BYTES : parseMemory(input.memory),
     workdir: input.workdir === undefined ? null : parseWorkdir(input.workdir),
     shell: input.shell === undefined ? DEFAULT_SHELL : parseShell(input.shell),
-    env: (input.env ?? []).map((entry) => parseEnvEntry(entry, context.env)),
+    env,
     mounts: parseMounts(input, context),
     scripts: parseScripts(input.script ?? [], context),
     entrypoint: input.entrypoint === undefined ? null : input.entrypoint === "" ? [] : [input.entrypoint],
@@ -119,12 +137,59 @@ export function validateSandboxOptions(
     idleTimeoutMs: optionalDuration(input.idleTimeout, "--idle-timeout"),
     isolation: parseIsolation(input.isolation, context.env),
     ephemeral: input.ephemeral ?? false,
-    network: parseNetworkFlags(input),
+    network: parseNetworkWithTls(input, secrets.length > 0, context.cwd),
+    secrets,
+  };
+}
+
+function parseNetworkWithTls(
+  input: SandboxOptionsInput,
+  hasSecrets: boolean,
+  cwd: string,
+): NetworkSpec | null {
+  const network = parseNetworkFlags(input);
+  if (network === null) {
+    const conflicting = [
+      hasSecrets && "--secret",
+      input.secretViolation !== undefined && "--secret-violation",
+      input.tlsIntercept && "--tls-intercept",
+      ...tlsFlagsGiven(input),
+    ].filter(Boolean);
+    if (conflicting.length > 0) {
+      throw new UsageError(
+        `--no-network cannot be combined with ${conflicting.join(", ")}`,
+        "drop one of them",
+      );
+    }
+    return null;
+  }
+  const secretViolation = parseViolationAction(input.secretViolation);
+  if (input.secretViolation !== undefined && !hasSecrets) {
+    throw new UsageError(
+      "--secret-violation without a --secret",
+      "add a --secret, or drop --secret-violation",
+    );
+  }
+  const tls = parseTlsFlags(input, hasSecrets, cwd);
+  return { ...network, ...(tls === null ? {} : { tls }), ...(hasSecrets ? { secretViolation } : {}) };
+}
+
+/** The network with each secret's fresh placeholder, and the env that hands them to the guest. */
+function withSecretPlaceholders(options: ParsedSandboxOptions): {
+  network: NetworkSpec | null;
+  env: string[];
+} {
+  if (options.network === null || options.secrets.length === 0) return { network: options.network, env: [] };
+  const secrets = options.secrets.map(secretSpec);
+  return {
+    network: { ...options.network, secrets },
+    env: secrets.map((secret) => `${secret.name}=${secret.placeholder}`),
   };
 }
 
 /** The spec of a sandbox of `image` with `options` layered on it. */
 export function specFromOptions(options: ParsedSandboxOptions, image: SandboxImage): SandboxSpec {
+  const placeholders = withSecretPlaceholders(options);
   return {
     name: options.name,
     image: image.reference,
@@ -134,14 +199,14 @@ export function specFromOptions(options: ParsedSandboxOptions, image: SandboxIma
     memoryBytes: options.memoryBytes,
     diskBytes: DEFAULT_DISK_BYTES,
     hostname: options.hostname,
-    env: mergeEnv(image.config.env, options.env),
+    env: mergeEnv(image.config.env, [...options.env, ...placeholders.env]),
     workdir: options.workdir ?? image.config.workingDir,
     user: options.user ?? image.config.user,
     shell: options.shell,
     command: resolveCommand(options, image.config),
     mounts: options.mounts,
     scripts: options.scripts,
-    network: options.network,
+    network: placeholders.network,
     maxDurationMs: options.maxDurationMs,
     idleTimeoutMs: options.idleTimeoutMs,
     ephemeral: options.ephemeral,

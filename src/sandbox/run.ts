@@ -42,7 +42,7 @@ export async function runInSandbox(store: Store, request: RunRequest): Promise<R
   }
   const startedHere = record.status !== "running";
   try {
-    if (startedHere) await startSandbox(store, name);
+    if (startedHere) await startSandbox(store, name, request.input.secret ?? []);
   } catch (error) {
     if (record.spec.ephemeral) await removeSandbox(store, name, { force: true }).catch(() => undefined);
     throw error;

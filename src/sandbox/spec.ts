@@ -57,6 +57,41 @@ export interface NetworkSpec {
   maxConnections: number;
   /** Absent in records made before port publishing existed. */
   ports?: PublishedPort[];
+  /** TLS interception; null or absent: every connection is relayed as is. */
+  tls?: TlsInterceptSpec | null;
+  /** `--secret`: names, hosts and placeholders only; the values never reach the store. */
+  secrets?: SecretSpec[];
+  secretViolation?: SecretViolationAction;
+}
+
+/** `--tls-intercept*`, `--tls-bypass`, `--no-block-quic`, `--tls-upstream-ca-cert`. */
+export interface TlsInterceptSpec {
+  /** Guest destination ports whose TLS connections are terminated (default [443]). */
+  ports: number[];
+  /** Domains (`*.suffix` allowed) whose connections are spliced untouched. */
+  bypass: string[];
+  /** Drop UDP to intercepted ports so clients fall back from QUIC to TCP. */
+  blockQuic: boolean;
+  /** Absolute paths of the user's CA (both or neither); null: the CA under MSB_HOME. */
+  caCert: string | null;
+  caKey: string | null;
+  /** Absolute paths of extra PEM roots trusted for upstream servers. */
+  upstreamCaCerts: string[];
+}
+
+export type SecretViolationAction = "block" | "block-and-log" | "block-and-terminate";
+
+export interface SecretSpec {
+  /** The guest environment variable that holds the placeholder. */
+  name: string;
+  /** Hosts (`*.suffix` allowed) the real value may be sent to. */
+  hosts: string[];
+  /** `:body`: also substituted in request bodies. */
+  body: boolean;
+  /** "env": read again from the environment of `msb start`; "literal": must be given again. */
+  source: "literal" | "env";
+  /** What the guest sees instead of the value; unique per sandbox and secret. */
+  placeholder: string;
 }
 
 export interface SandboxSpec {

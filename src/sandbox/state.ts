@@ -22,6 +22,8 @@ export const EXIT_REASONS = [
   "idle-timeout",
   "killed",
   "crashed",
+  /** --secret-violation block-and-terminate. */
+  "secret-violation",
 ] as const;
 export type ExitReason = (typeof EXIT_REASONS)[number];
 

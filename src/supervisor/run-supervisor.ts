@@ -17,6 +17,7 @@ import { tryLock } from "../util/file-lock.ts";
 import { type AttachedVolumes, attachVolumes } from "../volume/attach-volumes.ts";
 import { SessionRelay } from "./relay.ts";
 import { prepareRuntime, type RuntimeLayout, writeBootConfig } from "./runtime-dir.ts";
+import { readSecretValues } from "./secret-delivery.ts";
 import { type RunningBackend, startBackend } from "./start-backend.ts";
 import { type RunningNetwork, startNetwork } from "./start-network.ts";
 import { type NetworkTraffic, StatsRelay } from "./stats-relay.ts";
@@ -39,13 +40,33 @@ export async function runSupervisor(name: string): Promise<number> {
   const layout = prepareRuntime(store.paths, record);
   let network: RunningNetwork | null = null;
   let volumes: AttachedVolumes | null = null;
+  // A violation under block-and-terminate can only stop a sandbox that has booted.
+  let stopForViolation: () => void = () => {};
   try {
-    network = record.spec.network ? await startNetwork(record.spec.network, layout.netSocket, logLine) : null;
+    const secretValues =
+      (record.spec.network?.secrets ?? []).length > 0
+        ? await readSecretValues(Bun.stdin.stream())
+        : new Map<string, string>();
+    network = record.spec.network
+      ? await startNetwork(record.spec.network, layout.netSocket, logLine, {
+          msbHome: store.paths.home,
+          values: secretValues,
+          terminate: () => stopForViolation(),
+        })
+      : null;
     volumes = await attachVolumes(store, record);
-    writeBootConfig(store.paths, record, layout, network?.guest ?? null, volumes.mounts);
+    writeBootConfig(
+      store.paths,
+      record,
+      layout,
+      network?.guest ?? null,
+      volumes.mounts,
+      network?.caCertPem ?? null,
+    );
     const engine = network;
     const traffic = () => engine?.traffic() ?? null;
     const session = await boot(store, record.spec.name, layout, traffic);
+    stopForViolation = () => session.stop("secret-violation");
     reportToParent({ ready: true });
     const reason = await session.finished;
     await shutdown(store, name, layout, session, reason);
@@ -72,6 +93,7 @@ interface LiveSandbox {
   closeListener: () => void;
   /** Resolves with why the sandbox must stop. */
   finished: Promise<ExitReason>;
+  stop(reason: ExitReason): void;
   shutdownDone: Promise<void>;
   graceMs: () => number;
 }
@@ -168,6 +190,7 @@ async function boot(
       monitor.close();
     },
     finished,
+    stop: stopWith,
     shutdownDone,
     graceMs: () => graceMs,
   };

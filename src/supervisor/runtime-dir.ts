@@ -65,6 +65,7 @@ export function writeBootConfig(
   network: GuestNetworkConfig | null,
   /** The spec's mounts with its named volumes resolved (attach-volumes.ts). */
   mounts: BootMount[],
+  caCertPem: string | null = null,
 ): void {
   const boot: AgentBootConfig = {
     version: 1,
@@ -80,6 +81,7 @@ export function writeBootConfig(
     mounts,
     shutdownGraceMs: SHUTDOWN_GRACE_MS,
     network,
+    ...(caCertPem === null ? {} : { caCertPem }),
   };
   writeFileSync(layout.bootConfig, `${JSON.stringify(boot, null, 2)}\n`, { mode: 0o600 });
 }

@@ -107,7 +107,22 @@ function networkSection(network: NetworkSpec | null | undefined): string {
     ["DNS blocked", network.blockedDomains.length > 0 ? network.blockedDomains.join(", ") : "-"],
     ["Rebind guard", network.rebindProtection ? "on" : "off"],
     ["Connections", `at most ${network.maxConnections}`],
+    ...tlsRows(network),
   ]);
+}
+
+/** Interception and secrets: each secret's name, hosts and violation action; never a value. */
+function tlsRows(network: NetworkSpec): Array<[string, string]> {
+  if (!network.tls) return [];
+  const rows: Array<[string, string]> = [
+    ["TLS intercept", `ports ${network.tls.ports.join(", ")}${network.tls.blockQuic ? ", QUIC blocked" : ""}`],
+  ];
+  if (network.tls.bypass.length > 0) rows.push(["TLS bypass", network.tls.bypass.join(", ")]);
+  for (const secret of network.secrets ?? []) {
+    rows.push(["Secret", `${secret.name} → ${secret.hosts.join(", ")}${secret.body ? " (body too)" : ""}`]);
+  }
+  if (network.secretViolation) rows.push(["On violation", network.secretViolation]);
+  return rows;
 }
 
 /** Whole units where the size is a whole number of them (`4 GiB`, `64 MiB`), else `1.5 GiB`. */

@@ -157,6 +157,15 @@ describe("sandboxOptionsInput", () => {
       noDnsRebindProtection: true,
       maxConnections: "64",
       port: ["8080:80", "5353:53/udp"],
+      secret: [],
+      secretViolation: undefined,
+      tlsIntercept: false,
+      tlsInterceptPort: [],
+      tlsBypass: [],
+      noBlockQuic: false,
+      tlsInterceptCaCert: undefined,
+      tlsInterceptCaKey: undefined,
+      tlsUpstreamCaCert: [],
       command: ["python", "-V"],
     });
   });

@@ -8,6 +8,7 @@ import { answerDhcp } from "../dhcp-server.ts";
 import type { DnsServer } from "../dns/dns-server.ts";
 import type { ResolvedNames } from "../dns/resolved-names.ts";
 import { answerGatewayPing } from "../icmp-echo.ts";
+import type { FlowInterceptor } from "../intercept/flow-interceptor.ts";
 import type { NetworkPlan } from "../plan.ts";
 import type { EgressPolicy } from "../policy/egress-policy.ts";
 import { bytesEqual, ipToString } from "../wire/address.ts";
@@ -41,6 +42,8 @@ export interface NetworkEngineOptions {
   /** Default 60 s. */
   udpIdleTimeoutMs?: number;
   onLog?(line: string): void;
+  /** TLS interception and the secret guard (createFlowInterceptor); absent: flows are relayed as is. */
+  interceptor?: FlowInterceptor;
   /** Monotonic milliseconds. Default performance.now. */
   now?: () => number;
 }
@@ -54,6 +57,7 @@ export class NetworkEngine {
   private readonly udp: UdpNat;
   private readonly log: (line: string) => void;
   private readonly domainsFor: (ip: Uint8Array) => string[];
+  private readonly interceptor: FlowInterceptor | undefined;
   private closed = false;
   private readonly inboundUdp = new InboundUdpClients();
   private readonly publications: Publication[] = [];
@@ -68,6 +72,7 @@ export class NetworkEngine {
     const resolvedNames = options.resolvedNames;
     this.domainsFor = (ip) => resolvedNames?.namesFor(ip) ?? [];
     const now = options.now ?? (() => performance.now());
+    this.interceptor = options.interceptor;
     this.tcp = new TcpFlows({
       mtu: options.plan.mtu,
       policy: options.policy,
@@ -80,6 +85,7 @@ export class NetworkEngine {
       domainsFor: this.domainsFor,
       gatewayIp: options.plan.gateway.ipBytes,
       guestIp: options.plan.guest.ipBytes,
+      interceptor: options.interceptor,
     });
     this.udp = new UdpNat({
       output: this.output,
@@ -185,16 +191,15 @@ export class NetworkEngine {
       this.answerDns(ip, udp);
       return;
     }
-    const decision = this.policy.decide({
-      ip: ip.dst,
-      port: udp.dstPort,
-      proto: "udp",
-      domain: this.domainsFor(ip.dst),
-    });
+    const domains = this.domainsFor(ip.dst);
+    const decision = this.policy.decide({ ip: ip.dst, port: udp.dstPort, proto: "udp", domain: domains });
     if (!decision.allow) {
       this.log(`deny udp ${ipToString(ip.dst)}:${udp.dstPort} (${decision.rule})`);
       return;
     }
+    // Not logged per datagram: QUIC clients retry a few times before falling back to TCP.
+    const flow = { dstIp: ipToString(ip.dst), dstPort: udp.dstPort, domains };
+    if (this.interceptor !== undefined && !this.interceptor.allowDatagram(flow, udp.payload)) return;
     this.udp.send({
       guestIp: ip.src,
       guestPort: udp.srcPort,

@@ -1,8 +1,10 @@
 // The guest's TCP connections, keyed by 4-tuple. A SYN to port 53 (any address) is answered by
 // the engine's DNS server; any other SYN is checked against the egress policy (denied → RST|ACK
-// at once, logged), then the connection cap, then relayed to a host socket. Segments for an
-// unknown 4-tuple get the RST that RFC 9293 prescribes.
+// at once, logged), then the connection cap, then relayed to a host socket, or to the host side
+// the TLS interceptor supplies when one is configured. Segments for an unknown 4-tuple get the
+// RST that RFC 9293 prescribes.
 import type { DnsServer } from "../dns/dns-server.ts";
+import type { FlowInterceptor } from "../intercept/flow-interceptor.ts";
 import type { EgressPolicy } from "../policy/egress-policy.ts";
 import { GuestTcpConnection } from "../tcp/connection.ts";
 import { isConnectionRequest, resetForUnknownSegment, type TcpSegment } from "../tcp/segment.ts";
@@ -33,6 +35,8 @@ export interface TcpFlowsOptions {
   /** The gateway's and the guest's addresses, for connections the engine opens (published ports). */
   gatewayIp: Uint8Array;
   guestIp: Uint8Array;
+  /** TLS interception and the secret guard: may supply the host side of an allowed flow. */
+  interceptor?: FlowInterceptor;
 }
 
 /** Gateway ports for connections into the guest: the IANA dynamic range. */
@@ -135,16 +139,12 @@ export class TcpFlows {
 
   /** The host side for a new connection, or undefined when policy or the cap refuses it. */
   private hostSideFor(ip: Ipv4Packet, syn: TcpSegment): TcpHostSide | undefined {
-    const { policy, dns, maxConnections, connectTimeoutMs, log, domainsFor } = this.options;
+    const { policy, dns, maxConnections, connectTimeoutMs, log, domainsFor, interceptor } = this.options;
     const destination = `${ipToString(ip.dst)}:${syn.dstPort}`;
     const onActivity = () => this.timer.rearm();
     if (syn.dstPort === DNS_PORT) return new DnsTcpSession(dns, onActivity);
-    const decision = policy.decide({
-      ip: ip.dst,
-      port: syn.dstPort,
-      proto: "tcp",
-      domain: domainsFor(ip.dst),
-    });
+    const domains = domainsFor(ip.dst);
+    const decision = policy.decide({ ip: ip.dst, port: syn.dstPort, proto: "tcp", domain: domains });
     if (!decision.allow) {
       log(`deny tcp ${destination} (${decision.rule})`);
       return undefined;
@@ -154,7 +154,15 @@ export class TcpFlows {
       return undefined;
     }
     const hostname = decision.redirectToHostLoopback ? HOST_LOOPBACK : ipToString(ip.dst);
-    return new HostSocketRelay({ hostname, port: syn.dstPort, connectTimeoutMs, onActivity });
+    const intercepted = interceptor?.tcpSide({
+      dstIp: ipToString(ip.dst),
+      dstPort: syn.dstPort,
+      hostname,
+      domains,
+      connectTimeoutMs,
+      onActivity,
+    });
+    return intercepted ?? new HostSocketRelay({ hostname, port: syn.dstPort, connectTimeoutMs, onActivity });
   }
 
   private reset(ip: Ipv4Packet, segment: TcpSegment): void {
