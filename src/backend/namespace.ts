@@ -56,6 +56,8 @@ export const CGROUP_JOIN_FAILED = 125;
  */
 const JOIN_CGROUPS_THEN_EXEC = `for f; do [ "$f" = -- ] && break; echo $$ > "$f" || exit ${CGROUP_JOIN_FAILED}; shift; done; shift; exec "$@"`;
 
+const AGENT_PATH = "/usr/sbin:/usr/bin:/sbin:/bin";
+
 export async function startNamespaceSandbox(options: NamespaceSandboxOptions): Promise<NamespaceSandbox> {
   if (process.getuid?.() !== 0) {
     throw new MsbError("the namespace backend needs root", {
@@ -90,7 +92,8 @@ export async function startNamespaceSandbox(options: NamespaceSandboxOptions): P
         "--",
         ...options.agentCommand,
       ],
-      { stdin: "ignore", stdout: log, stderr: log, detached: true },
+      // The agent is the guest's PID 1: /proc/1/environ must not show the user's host variables.
+      { stdin: "ignore", stdout: log, stderr: log, detached: true, env: { PATH: AGENT_PATH } },
     );
   } catch (error) {
     await cgroup.remove();

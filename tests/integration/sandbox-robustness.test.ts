@@ -4,7 +4,7 @@
 // an unnamed run (the abandoned sandbox removes itself), ten `msb run` at once, and two
 // `create` of one name at once.
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
-import { existsSync } from "node:fs";
+import { existsSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { MSB_BINARY } from "../helpers/msb-cli.ts";
 import {
@@ -73,7 +73,7 @@ describe.skipIf(skipReason !== undefined)("sandbox robustness (namespace backend
   test(
     "kill -9 of the supervisor: ls shows crashed, nothing is left on the host, start boots it with its data",
     async () => {
-      await env.msbOk(["create", "--name", "victim", env.image]);
+      await env.msbOk(["create", "--name", "victim", env.image], { env: { HOST_ONLY_MARKER: "host-only" } });
       try {
         expect((await exec("victim", ["sh", "-c", "echo survived > /root/data; echo ok"])).stdout).toBe(
           "ok\n",
@@ -82,6 +82,8 @@ describe.skipIf(skipReason !== undefined)("sandbox robustness (namespace backend
         const agent = agentPid(env, id);
         expect(supervisor).toBeNumber();
         expect(agent).toBeNumber();
+        // The agent is the guest's PID 1: the user's host variables stay out of its environment.
+        expect(readFileSync(`/proc/${agent}/environ`, "utf8")).not.toContain("host-only");
 
         process.kill(supervisor!, "SIGKILL");
         expect(await waitForExit(supervisor!, 5_000)).toBe(true);

@@ -309,6 +309,20 @@ describe.skipIf(skipReason !== undefined)("msb run (namespace backend)", () => {
     );
 
     test(
+      "the host's environment does not reach the command",
+      async () => {
+        const result = await run([env.ociImage, "--", "env"], {
+          env: { HOST_ONLY_MARKER: "host-only-value" },
+        });
+        expect(result.code).toBe(0);
+        expect(result.stderr).toBe("");
+        expect(result.stdout).toContain("FROM_IMAGE=image-value");
+        expect(result.stdout).not.toContain("host-only-value");
+      },
+      TEST_TIMEOUT_MS,
+    );
+
+    test(
       "-w and -u override the image's WorkingDir and User",
       async () => {
         const result = await run(["-w", "/tmp", "-u", "root", env.ociImage, "--", "id -u; pwd"]);
