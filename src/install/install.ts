@@ -45,6 +45,13 @@ export async function installShim(store: Store, request: InstallRequest): Promis
   if (request.name !== undefined) validateInstallName(request.name);
   const context = hostContext();
   const parsed = validateSandboxOptions({ ...request.input, name: undefined }, context);
+  const literal = parsed.secrets.find((secret) => secret.source === "literal");
+  if (literal !== undefined) {
+    throw new UsageError(
+      `--secret ${literal.name}=...: an install keeps its flags in the shim file, and a secret's value must never be written to a file`,
+      `use --secret ${literal.name}@${literal.hosts.join(",")}, so each call reads $${literal.name} from the caller's environment`,
+    );
+  }
   const image = await ensureImage(store, request.image, parsed.pull, request.pullEvents);
   const command = specFromOptions(parsed, image).command;
   if (command.length === 0) {

@@ -251,6 +251,22 @@ describe.skipIf(skipReason !== undefined)("msb install (namespace backend)", () 
     await env.msbOk(["uninstall", "ls"]);
   });
 
+  test("a secret's value is never written into a shim; the ENV@HOST form is kept", async () => {
+    const refused = await install(["--name", "leaky", "--secret", "TOKEN=real-value@api.test", env.image]);
+    expect(refused.code).toBe(2);
+    expect(refused.stderr).toStartWith("error: --secret TOKEN=...:");
+    expect(refused.stderr).not.toContain("real-value");
+    expect(existsSync(join(bin, "leaky"))).toBe(false);
+
+    await env.msbOk(["install", "--name", "tokened", "--secret", "TOKEN@api.test", env.image, "--", "true"], {
+      env: { TOKEN: "from-the-environment" },
+    });
+    const shim = readFileSync(join(bin, "tokened"), "utf8");
+    expect(shim).toContain("TOKEN@api.test");
+    expect(shim).not.toContain("from-the-environment");
+    await env.msbOk(["uninstall", "tokened"]);
+  });
+
   test("an installed name is replaced only with --force", async () => {
     await env.msbOk(["install", "--name", "twice", env.image, "--", "echo", "one"]);
     const again = await env.msb(["install", "--name", "twice", env.image, "--", "echo", "two"]);
