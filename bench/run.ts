@@ -1,7 +1,7 @@
 // Sandbox start-up benchmark on the namespace backend (root): `msb run <image> -- true` (create,
 // boot, exec, tear down an ephemeral sandbox) and `msb exec <running> -- true`, against a
 // baseline of the same root extracted to a directory and entered with `unshare ... chroot`.
-// Also reports the resident memory of a running sandbox's supervisor and agent. Usage and how
+// Also times installed shims (`msb install`), ephemeral and --persist, and reports the resident memory of a running sandbox's supervisor and agent. Usage and how
 // to read it: bench/README.md.
 import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -153,6 +153,7 @@ async function main(): Promise<void> {
   const env = { MSB_HOME: home, MSB_ISOLATION: "namespace", NO_COLOR: "1" };
   const msb = (...args: string[]) => [MSB_BINARY, ...args];
   let created = false;
+  const installed: string[] = [];
   try {
     const pushed = await pushImage(
       { url: registry.url },
@@ -174,6 +175,32 @@ async function main(): Promise<void> {
     await output(msb("create", "--name", SANDBOX, "--isolation", "namespace", "-q", pushed.reference), env);
     created = true;
     const exec = await measure("msb exec <running> -- true", runs, msb("exec", SANDBOX, "--", "true"), env);
+    for (const flags of [[], ["--persist"]]) {
+      const name = flags.length === 0 ? "bench-true" : "bench-kept";
+      await output(
+        msb(
+          "install",
+          "-q",
+          "--isolation",
+          "namespace",
+          ...flags,
+          "--name",
+          name,
+          pushed.reference,
+          "--",
+          "true",
+        ),
+        env,
+      );
+      installed.push(name);
+    }
+    const shim = await measure("installed shim -- true", runs, [join(home, "bin", "bench-true")], env);
+    const kept = await measure(
+      "installed --persist shim -- true",
+      runs,
+      [join(home, "bin", "bench-kept")],
+      env,
+    );
     const baseline = await measure("baseline: unshare + chroot true", runs, [
       "unshare",
       ...UNSHARE_FLAGS,
@@ -190,7 +217,7 @@ async function main(): Promise<void> {
     const found = findAgent(join(home, "run", inspected.id));
     const agentRss = found === undefined ? undefined : vmRssKiB(found.agent);
 
-    const series = [run, exec, baseline, startup];
+    const series = [run, exec, shim, kept, baseline, startup];
     const widths = [34, 12, 10, 10, 10];
     const line = (cells: string[]) =>
       cells
@@ -226,6 +253,9 @@ async function main(): Promise<void> {
       ].join("\n"),
     );
   } finally {
+    for (const name of installed) {
+      await output(msb("uninstall", "-q", name), env).catch((error) => console.error(String(error)));
+    }
     if (created) {
       // A graceful stop first: the supervisor then removes its runtime folder and cgroup itself.
       await output(msb("stop", "-q", SANDBOX), env).catch((error) => console.error(String(error)));
