@@ -33,6 +33,11 @@ export const FrameKind = {
   /** client → supervisor, session 0: liveness and activity (keeps --idle-timeout away). */
   ping: 13,
   pong: 14,
+  /**
+   * supervisor → agent, session 0, VM backend: the boot config (JSON AgentBootConfig). The first
+   * frame on the channel; the guest has no file system shared with the host to read it from.
+   */
+  bootConfig: 15,
 } as const;
 
 export type FrameKind = (typeof FrameKind)[keyof typeof FrameKind];

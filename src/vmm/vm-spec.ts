@@ -3,7 +3,11 @@
 // folder (vm.json) and replayed by the VMM. The guest side must not depend on which VMM runs it:
 // disks are found by serial, the agent channel by virtio-console port name.
 
-/** A virtio-blk disk; the guest finds it by `serial` (/sys/block/vd* /serial). */
+/**
+ * A virtio-blk disk; the guest finds it by `serial` (/sys/block/vd* /serial). libkrun cannot set
+ * a serial (its virtio-blk id is built from the file's dev and inode), so there the guest must
+ * fall back to position: VMMs attach `disks` in order, /dev/vda first.
+ */
 export interface VmDisk {
   serial: string;
   /** Host file (raw image). */
