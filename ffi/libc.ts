@@ -25,11 +25,15 @@ function openLibc() {
         /** The third argument is a pointer to the request's struct, or an integer cast to one. */
         ioctl: { args: [FFIType.i32, FFIType.u64, FFIType.ptr], returns: FFIType.i32 },
         socket: { args: [FFIType.i32, FFIType.i32, FFIType.i32], returns: FFIType.i32 },
+        /** The vmm's agent channel: (fd, struct sockaddr_un *, socklen_t). */
+        connect: { args: [FFIType.i32, FFIType.ptr, FFIType.u32], returns: FFIType.i32 },
         prctl: {
           args: [FFIType.i32, FFIType.u64, FFIType.u64, FFIType.u64, FFIType.u64],
           returns: FFIType.i32,
         },
         sync: { args: [], returns: FFIType.void },
+        /** The VM agent (PID 1) ends the guest with a reset (RB_AUTOBOOT). */
+        reboot: { args: [FFIType.i32], returns: FFIType.i32 },
         syncfs: { args: [FFIType.i32], returns: FFIType.i32 },
         __errno_location: { args: [], returns: FFIType.ptr },
       });

@@ -3,6 +3,7 @@
 // optional groups that are probed one by one. C types follow include/libkrun.h: uint32_t ctx ids,
 // uint8_t vcpus, int32_t returns (negative errno); `ptr` arguments are NUL-terminated strings or
 // NULL-terminated `char *` arrays (BigUint64Array of pointers ending in 0n).
+import { ptr } from "bun:ffi";
 import { type OpenedLibrary, openLibrary } from "./loader.ts";
 
 export const LIBKRUN_SONAME = "libkrun.so.1";
@@ -96,6 +97,48 @@ export const KRUN_FEATURE = {
   virglResourceMap2: 10n,
   initBlob: 11n,
 } as const;
+
+/** Constants of libkrun.h (1.x); the header's macros are unparenthesised, so they are spelled out. */
+export const KRUN = {
+  /** krun_add_disk2/3 disk_format. */
+  diskFormatRaw: 0,
+  /** krun_add_disk3 sync_mode: honour the guest's flushes with fsync (Linux). */
+  syncFull: 2,
+  /** krun_init_log levels, style and option. */
+  logOff: 0,
+  logError: 1,
+  logWarn: 2,
+  logInfo: 3,
+  logDebug: 4,
+  logTrace: 5,
+  logStyleNever: 2,
+  logOptionNoEnv: 1,
+  /** The virtio-fs tag the guest kernel mounts as `/` (krun_add_virtiofs3 with it replaces krun_set_root). */
+  rootTag: "/dev/root",
+} as const;
+
+/** A NUL-terminated copy of `text` for a `const char *` argument. */
+export function cString(text: string): Buffer {
+  return Buffer.from(`${text}\0`, "utf8");
+}
+
+/**
+ * A NULL-terminated `const char *const[]`: the pointer array plus the strings it points into.
+ * Whoever passes `pointers` to C keeps this object alive for as long as C may read them.
+ */
+export interface CStringArray {
+  pointers: BigUint64Array;
+  strings: Buffer[];
+}
+
+export function cStringArray(items: readonly string[]): CStringArray {
+  const strings = items.map(cString);
+  const pointers = new BigUint64Array(strings.length + 1);
+  strings.forEach((buffer, index) => {
+    pointers[index] = BigInt(ptr(buffer));
+  });
+  return { pointers, strings };
+}
 
 export type Libkrun = OpenedLibrary<typeof LIBKRUN_CORE, typeof LIBKRUN_GROUPS>;
 

@@ -1,23 +1,26 @@
 #!/usr/bin/env bash
 # Installs msb from this checkout into $MSB_HOME (default ~/.microsandbox): finds or installs the
 # pinned Bun, builds dist/msb, installs it as $MSB_HOME/bin/msb, copies libkrun and libkrunfw
-# into $MSB_HOME/lib when this host has them, adds $MSB_HOME/bin to PATH in the shell rc, and
-# ends with `msb doctor`. Offline: nothing is downloaded except Bun from the npm registry.
-# Safe to re-run: every step checks what is already there.
+# into $MSB_HOME/lib (as root, installing the distribution's packages when its index has them;
+# libkrunfw from the upstream release when online), records what it found in
+# $MSB_HOME/lib/vmm-libraries.json, adds $MSB_HOME/bin to PATH, and ends with `msb doctor`.
+# Safe to re-run and offline: every step checks what is already there and explains what it skips.
 #
-# Usage: bash scripts/setup.sh [--no-modify-path]
+# Usage: bash scripts/setup.sh [--no-modify-path] [--no-system-packages]
 set -euo pipefail
 
 MODIFY_PATH=1
+SYSTEM_PACKAGES=1
 for arg in "$@"; do
   case "$arg" in
     --no-modify-path) MODIFY_PATH=0 ;;
+    --no-system-packages) SYSTEM_PACKAGES=0 ;;
     -h | --help)
-      sed -n '2,8p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'
+      sed -n '2,9p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'
       exit 0
       ;;
     *)
-      echo "setup: unknown option $arg (usage: bash scripts/setup.sh [--no-modify-path])" >&2
+      echo "setup: unknown option $arg (usage: bash scripts/setup.sh [--no-modify-path] [--no-system-packages])" >&2
       exit 2
       ;;
   esac
@@ -145,25 +148,103 @@ download_library() {
   printf '%s\n' "$file"
 }
 
-# Puts the real file of `soname` into $MSB_HOME/lib with the soname symlink next to it.
+# The distribution's package name for `name` (libkrun, libkrunfw) under package manager `pm`.
+package_name() {
+  case "$1:$2" in
+    apt:libkrunfw) echo libkrunfw5 ;;
+    apt:libkrun) echo libkrun1 ;;
+    zypper:libkrun) echo libkrun1 ;;
+    *) echo "$2" ;;
+  esac
+}
+
+package_manager() {
+  local pm
+  for pm in apt-get dnf zypper pacman; do
+    if command -v "$pm" >/dev/null 2>&1; then
+      [ "$pm" = apt-get ] && pm=apt
+      echo "$pm"
+      return 0
+    fi
+  done
+  return 1
+}
+
+# Installs `name` with the distribution's package manager, only as root (a setup script never
+# prompts for sudo) and only when the package index knows the package. Fails quietly otherwise.
+install_system_package() {
+  local name="$1" pm package
+  [ "$SYSTEM_PACKAGES" = 1 ] && [ "$(id -u)" = 0 ] || return 1
+  pm="$(package_manager)" || return 1
+  package="$(package_name "$pm" "$name")"
+  case "$pm" in
+    apt)
+      [ -n "$(apt-cache policy "$package" 2>/dev/null | sed -n 's/^[[:space:]]*Candidate:[[:space:]]*//p' | grep -v '(none)')" ] || return 1
+      DEBIAN_FRONTEND=noninteractive apt-get install -y -q "$package" >&2 || return 1
+      ;;
+    dnf) dnf install -y -q "$package" >&2 || return 1 ;;
+    zypper) zypper --non-interactive install "$package" >&2 || return 1 ;;
+    pacman) pacman -S --noconfirm --needed "$package" >&2 || return 1 ;;
+  esac
+  say "$name: installed the $pm package $package"
+}
+
+# What this distribution offers for libkrun, which has no upstream binary release.
+libkrun_options() {
+  local id=""
+  [ -r /etc/os-release ] && id="$(. /etc/os-release && echo "${ID:-} ${ID_LIKE:-}")"
+  case " $id " in
+    *" fedora "* | *" rhel "* | *" centos "*) say "  - sudo dnf install libkrun libkrunfw" ;;
+    *" arch "*) say "  - sudo pacman -S libkrun libkrunfw" ;;
+    *" suse "* | *" opensuse "*) say "  - sudo zypper install libkrun1 (Virtualization repository)" ;;
+    *" debian "* | *" ubuntu "*) say "  - this distribution has no libkrun package (Debian ships only libkrunfw5, in newer suites)" ;;
+  esac
+  say "  - build it: git clone https://github.com/libkrun/libkrun && cd libkrun && make BLK=1 NET=1 && sudo make install"
+  say "  - or use QEMU instead (msb picks it when libkrun is missing): $(qemu_install_hint)"
+}
+
+qemu_install_hint() {
+  case "$(uname -m)" in
+    aarch64 | arm64) echo "apt install qemu-system-arm (or your distribution's qemu-system-aarch64)" ;;
+    *) echo "apt install qemu-system-x86 (or your distribution's qemu-system-x86_64)" ;;
+  esac
+}
+
+# Puts the real file of `soname` into $MSB_HOME/lib with the soname symlink next to it, and
+# records where it came from in FOUND_<name> / SOURCE_<name> for vmm-libraries.json.
 install_library() {
   local name="$1" soname="$2" env_name="$3" downloadable="$4" source real base lib_dir="$MSB_HOME/lib" old
-  if ! source="$(find_library "$soname" "${!env_name:-}")"; then
+  local origin=system
+  printf -v "FOUND_$name" '%s' ""
+  printf -v "SOURCE_$name" '%s' missing
+  if ! source="$(find_library "$soname" "${!env_name:-}")" && install_system_package "$name"; then
+    source="$(find_library "$soname" "${!env_name:-}")" && origin=package
+  fi
+  if [ -z "${source:-}" ]; then
     if [ -e "$lib_dir/$soname" ]; then
       say "$name: keeping $(readlink -f "$lib_dir/$soname")"
+      printf -v "FOUND_$name" '%s' "$(readlink -f "$lib_dir/$soname")"
+      printf -v "SOURCE_$name" '%s' kept
       return 0
     fi
     if [ "$downloadable" != download ] || ! source="$(download_library "$soname")"; then
       local tried=""
       [ "$downloadable" = download ] && tried=" (no installed copy, and $RELEASE_URL could not be reached)"
-      say "$name not found$tried: VM sandboxes need it; set $env_name=/path/$soname or install it; the namespace backend works without it"
+      say "$name not found$tried: libkrun VMs need it; set $env_name=/path/$soname or install it; QEMU and the namespace backend work without it"
+      if [ "$name" = libkrun ]; then
+        say "libkrun options on this host:"
+        libkrun_options
+      fi
       return 0
     fi
     say "$name: downloaded from $RELEASE_URL"
+    origin=download
   fi
+  printf -v "SOURCE_$name" '%s' "$origin"
   real="$(readlink -f "$source")"
   base="$(basename "$real")"
   [[ "$base" == "$soname".* ]] || base="$soname"
+  printf -v "FOUND_$name" '%s' "$lib_dir/$base"
   if [ "$(readlink -f "$lib_dir/$soname" || true)" = "$lib_dir/$base" ] && cmp -s "$real" "$lib_dir/$base"; then
     say "$name: $lib_dir/$base is up to date (from $real)"
     return 0
@@ -178,6 +259,32 @@ install_library() {
     if [ -e "$old" ] && [ "$(basename "$old")" != "$base" ]; then rm -f "$old"; fi
   done
   say "$name: installed $real as $lib_dir/$base"
+}
+
+json_string() {
+  if [ -z "$1" ]; then
+    printf 'null'
+  else
+    printf '"%s"' "$(printf '%s' "$1" | sed 's/\\/\\\\/g; s/"/\\"/g')"
+  fi
+}
+
+# $MSB_HOME/lib/vmm-libraries.json: what this run found, for people and support requests (msb
+# itself always probes the libraries afresh).
+record_libraries() {
+  local lib_dir="$MSB_HOME/lib" qemu file
+  qemu="$(command -v qemu-system-"$(uname -m | sed 's/^arm64$/aarch64/')" || true)"
+  file="$lib_dir/vmm-libraries.json"
+  mkdir -p "$lib_dir"
+  {
+    printf '{\n  "recordedAt": "%s",\n' "$(date -u +%Y-%m-%dT%H:%M:%SZ)"
+    printf '  "libkrun": { "path": %s, "source": "%s" },\n' "$(json_string "$FOUND_libkrun")" "$SOURCE_libkrun"
+    printf '  "libkrunfw": { "path": %s, "source": "%s" },\n' "$(json_string "$FOUND_libkrunfw")" "$SOURCE_libkrunfw"
+    printf '  "qemu": %s\n}\n' "$(json_string "$qemu")"
+  } >"$file.tmp.$$"
+  mv -f "$file.tmp.$$" "$file"
+  say "recorded: $file"
+  [ -n "$qemu" ] || say "QEMU not found: without libkrun, VM sandboxes need it ($(qemu_install_hint))"
 }
 
 shell_rc_file() {
@@ -237,6 +344,7 @@ main() {
   trap 'rm -rf "$DOWNLOAD_DIR"' EXIT
   install_library libkrunfw libkrunfw.so.5 MSB_LIBKRUNFW download
   install_library libkrun libkrun.so.1 MSB_LIBKRUN no-download
+  record_libraries
 
   if [ "$MODIFY_PATH" = 1 ]; then
     add_bin_to_path

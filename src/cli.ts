@@ -122,6 +122,12 @@ const COMMANDS: Record<string, CommandEntry> = {
     hidden: true,
     load: () => import("./commands/agent.ts"),
   },
+  vmm: {
+    group: "System",
+    description: "Host a sandbox's VM with libkrun (internal)",
+    hidden: true,
+    load: () => import("./commands/vmm.ts"),
+  },
   doctor: {
     group: "System",
     description: "Check what this host needs to run sandboxes",

@@ -1,12 +1,16 @@
 // Turns the agent's view of the host into the sandbox: runs the mount plan, pivots into the
 // overlay root and lets go of the old root, then sets the hostname and raises `lo`. With a
-// network in the boot config it creates eth0 just before the pivot (guest-network.ts). On the
+// network in the boot config it sets up eth0 just before the pivot (guest-network.ts). On the
 // namespace backend it also narrows the capabilities of everything the agent will execute.
 import { SyscallError } from "../errors.ts";
 import type { TapDevice } from "../network/tap.ts";
 import type { AgentBootConfig } from "./boot-config.ts";
 import { restrictBoundingCapabilities } from "./capabilities.ts";
-import { createGuestInterface, writeResolvConfUnlessReadOnly } from "./guest-network.ts";
+import {
+  configureGuestInterface,
+  createGuestInterface,
+  writeResolvConfUnlessReadOnly,
+} from "./guest-network.ts";
 import { writeHostnameFiles } from "./hostname-files.ts";
 import { bringLoopbackUp } from "./loopback.ts";
 import { planRootAssembly, stageLayout } from "./mount-plan.ts";
@@ -21,8 +25,10 @@ export function assembleRoot(config: AgentBootConfig): TapDevice | null {
   let eth0: TapDevice | null = null;
   for (const step of planRootAssembly(config)) {
     if (step.kind === "pivot") {
-      // The host's /dev/net/tun is out of reach after the pivot.
-      if (config.network) eth0 = createGuestInterface(config.network);
+      // The host's /dev/net/tun is out of reach after the pivot. A VM's eth0 is its virtio-net
+      // NIC, already joined to the engine by the VMM: it only needs its address.
+      if (config.network && config.backend === "vm") configureGuestInterface(config.network);
+      else if (config.network) eth0 = createGuestInterface(config.network);
       switchRoot(step.newRoot);
     } else runMountStep(step, root);
   }

@@ -3,7 +3,7 @@
 // namespace backend the disks are image files to loop-mount; on the VM backend they are block
 // devices (/dev/vda, /dev/vdb) and host folders are virtio-fs tags.
 import type { GuestNetworkConfig } from "../network/plan.ts";
-import type { BindMount, IsolationBackend, TmpfsMount } from "../sandbox/spec.ts";
+import type { BindMount, IsolationBackend, ScriptSpec, TmpfsMount } from "../sandbox/spec.ts";
 
 /**
  * A disk volume (a named volume with a quota): an ext4 image on the host. On the namespace
@@ -32,13 +32,16 @@ export interface AgentBootConfig {
   version: 1;
   backend: IsolationBackend;
   hostname: string;
-  /** Read-only image root: rootfs.erofs (namespace) or its block device (vm). */
+  /** Read-only image root: rootfs.erofs (namespace) or its disk's virtio-blk serial (vm). */
   lowerDisk: string;
-  /** Writable ext4 holding `upper/` and `work/` for overlayfs. */
+  /** Writable ext4 holding `upper/` and `work/` for overlayfs: a file (namespace) or a serial (vm). */
   upperDisk: string;
   /** Where the runtime folder is reachable before the pivot; mounted at /.msb after it. */
   runtimeDir: string;
-  /** Unix socket the agent connects to (namespace: a host path bound into the sandbox). */
+  /**
+   * Unix socket the agent connects to (namespace: a host path bound into the sandbox); on the
+   * VM backend the name of the virtio-console port that carries the channel.
+   */
   agentSocket: string;
   /** Base environment of every exec session (image Env + -e). */
   env: string[];
@@ -49,10 +52,15 @@ export interface AgentBootConfig {
   /** Grace period between SIGTERM and SIGKILL at shutdown. */
   shutdownGraceMs: number;
   /**
-   * The guest's eth0, joined to the supervisor's network engine at <runtimeDir>/net.sock
-   * (namespace backend only). Absent or null: the sandbox has only `lo`.
+   * The guest's eth0, joined to the supervisor's network engine: at <runtimeDir>/net.sock through
+   * a TAP relay (namespace), or as the VM's virtio-net NIC. Absent or null: the sandbox has only `lo`.
    */
   network?: GuestNetworkConfig | null;
   /** The TLS interception CA (PEM) the agent adds to the guest's trust stores; absent: none. */
   caCertPem?: string;
+  /**
+   * The sandbox's scripts, for the agent to write into <runtimeDir>/scripts (VM backend: the
+   * guest has no runtime folder shared with the host). Absent: the folder already has them.
+   */
+  scripts?: ScriptSpec[];
 }

@@ -38,7 +38,7 @@ const SIOCSIFHWADDR = 0x8924;
 export function createGuestInterface(config: GuestNetworkConfig): TapDevice {
   const tap = openTap(config.interface);
   try {
-    configureInterface(config);
+    configureGuestInterface(config);
   } catch (error) {
     tap.close();
     throw error;
@@ -46,7 +46,8 @@ export function createGuestInterface(config: GuestNetworkConfig): TapDevice {
   return tap;
 }
 
-function configureInterface(config: GuestNetworkConfig): void {
+/** Address, netmask, MTU, MAC, up and default route of an existing interface (TAP or virtio-net). */
+export function configureGuestInterface(config: GuestNetworkConfig): void {
   const name = config.interface;
   const fd = socket(AF_INET, SOCK_DGRAM, 0);
   try {

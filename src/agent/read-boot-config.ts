@@ -48,15 +48,30 @@ export function checkBootConfig(value: unknown, origin: string): AgentBootConfig
     throw fail("caCertPem must be a PEM certificate");
   }
   if (config.network !== undefined && config.network !== null) {
-    if (config.backend !== "namespace") throw fail("network is only supported on the namespace backend");
     const why = guestNetworkProblem(config.network);
     if (why !== undefined) throw fail(`network: ${why}`);
+  }
+  if (config.scripts !== undefined && !(Array.isArray(config.scripts) && config.scripts.every(isScript))) {
+    throw fail("scripts must be a list of {name, content} with plain file names");
   }
   return value as AgentBootConfig;
 }
 
 function isStringArray(value: unknown): value is string[] {
   return Array.isArray(value) && value.every((item) => typeof item === "string");
+}
+
+function isScript(value: unknown): boolean {
+  if (typeof value !== "object" || value === null) return false;
+  const script = value as Record<string, unknown>;
+  const name = script.name;
+  return (
+    typeof name === "string" &&
+    /^[^/\0]+$/.test(name) &&
+    name !== "." &&
+    name !== ".." &&
+    typeof script.content === "string"
+  );
 }
 
 function isMountSpec(value: unknown): boolean {

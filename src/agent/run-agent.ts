@@ -2,7 +2,9 @@
 // back to the supervisor over the agent channel, says `ready`, serves exec sessions, and on
 // `shutdown` (or SIGTERM, or the supervisor going away) stops everything, flushes the disks and
 // exits. Before `ready` a failure prints one line to stderr (the sandbox log) and exits with a
-// code that says which stage failed; after it, the channel is the only voice.
+// code that says which stage failed; after it, the channel is the only voice. `msb agent --vm`
+// is the same agent as PID 1 of a VM guest: it opens the channel first (a virtio-console port),
+// receives its boot config on it, and resets the VM where the namespace agent exits.
 import { posix } from "node:path";
 import pkg from "../../package.json" with { type: "json" };
 import type { FrameChannel } from "../protocol/channel.ts";
@@ -12,6 +14,7 @@ import { type Frame, FrameKind, type Ready, type Shutdown } from "../protocol/me
 import { assembleRoot } from "./assemble-root.ts";
 import { installCa } from "./ca-install.ts";
 import type { AgentBootConfig } from "./boot-config.ts";
+import { endVm } from "./end-vm.ts";
 import { serveExecSessions } from "./exec-server.ts";
 import { startGuestNetworkRelay } from "./guest-network.ts";
 import { validateMountTarget } from "./mount-target.ts";
@@ -20,6 +23,7 @@ import { startOrphanReaper } from "./reaper.ts";
 import { type SandboxParts, shutDownSandbox } from "./shutdown.ts";
 import { openStatsService, type StatsService } from "./stats.ts";
 import { syncFilesystem } from "./syscalls.ts";
+import { localizeBootConfig, mountGuestBasics, openAgentPort, receiveBootConfig } from "./vm-guest.ts";
 
 /** Exit codes of an agent that failed before `ready`, one per stage. */
 export const AgentExitCode = {
@@ -51,7 +55,42 @@ export async function runAgent(bootConfigPath: string): Promise<never> {
   );
   startOrphanReaper(() => false);
   // The sandbox's own entries come after the CA's, so a -e SSL_CERT_FILE=... wins.
-  serveSandbox({ ...config, env: [...caEnv, ...config.env] }, channel, stats);
+  serveSandbox({ ...config, env: [...caEnv, ...config.env] }, channel, stats, () => process.exit(0));
+  return new Promise<never>(() => {});
+}
+
+/** How long a failing VM agent lets its error frame reach the supervisor before ending the VM. */
+const VM_FAILURE_DRAIN_MS = 500;
+
+export async function runVmAgent(): Promise<never> {
+  process.umask(0o022);
+  let channel: FrameChannel | null = null;
+  const vmStage = async <T>(what: string, run: () => T | Promise<T>): Promise<T> => {
+    try {
+      return await run();
+    } catch (error) {
+      const message = `${what}: ${error instanceof Error ? error.message : String(error)}`;
+      process.stderr.write(`msb agent: ${message}\n`);
+      if (channel && !channel.closed) {
+        channel.sendJson(FrameKind.error, 0, { message });
+        channel.close();
+        await Bun.sleep(VM_FAILURE_DRAIN_MS);
+      }
+      return endVm();
+    }
+  };
+  await vmStage("guest setup failed", mountGuestBasics);
+  const port = await vmStage("agent channel failed", openAgentPort);
+  channel = port;
+  const received = await vmStage("bad boot config", () => receiveBootConfig(port));
+  const config = await vmStage("guest devices", () => localizeBootConfig(received));
+  const stats = openStatsService(config);
+  await vmStage("root assembly failed", () => assembleRoot(config));
+  const caEnv = await vmStage("installing the TLS interception CA failed", () =>
+    config.caCertPem === undefined ? [] : installCa(config.caCertPem),
+  );
+  startOrphanReaper(() => false);
+  serveSandbox({ ...config, env: [...caEnv, ...config.env] }, port, stats, endVm);
   return new Promise<never>(() => {});
 }
 
@@ -71,7 +110,13 @@ export function guestAgentSocket(config: AgentBootConfig): string {
   return posix.join(GUEST_RUNTIME_DIR, relative);
 }
 
-function serveSandbox(config: AgentBootConfig, channel: FrameChannel, stats: StatsService): void {
+/** `end` leaves the sandbox once the disks are flushed: exit (namespace) or reset the VM. */
+function serveSandbox(
+  config: AgentBootConfig,
+  channel: FrameChannel,
+  stats: StatsService,
+  end: () => never,
+): void {
   const parts: SandboxParts = {
     sessions: null,
     userMountTargets: config.mounts.map((mount) => validateMountTarget(mount.target)),
@@ -79,8 +124,8 @@ function serveSandbox(config: AgentBootConfig, channel: FrameChannel, stats: Sta
   let stopping: Promise<never> | null = null;
   const stop = (graceMs: number) => {
     stopping ??= shutDownSandbox(parts, graceMs).then(
-      () => finish(channel),
-      (error: unknown) => finish(channel, error),
+      () => finish(channel, end),
+      (error: unknown) => finish(channel, end, error),
     );
     return stopping;
   };
@@ -114,7 +159,7 @@ function serveSandbox(config: AgentBootConfig, channel: FrameChannel, stats: Sta
  * Reports the shutdown (and what went wrong in it, if anything) when someone still listens,
  * lets the frames drain, and exits. Whatever failed, the disks are flushed first.
  */
-async function finish(channel: FrameChannel, failure?: unknown): Promise<never> {
+async function finish(channel: FrameChannel, end: () => never, failure?: unknown): Promise<never> {
   if (failure !== undefined) {
     try {
       syncFilesystem("/");
@@ -134,5 +179,5 @@ async function finish(channel: FrameChannel, failure?: unknown): Promise<never> 
     channel.close();
     await Promise.race([drained, Bun.sleep(FLUSH_TIMEOUT_MS)]);
   }
-  process.exit(0);
+  return end();
 }

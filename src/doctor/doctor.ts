@@ -1,16 +1,26 @@
 // `msb doctor` as data: runs every host check and says which isolation backends can run. Never
 // prints and never starts a VM; the command file renders the report.
 import type { MsbPaths } from "../paths.ts";
+import { runVmmChecks, vmmFactsFromChecks } from "../vmm/vmm-facts.ts";
 import { checkFilesystem, checkFreeDisk, checkLoopDevices, checkMkfsExt4, checkRoot } from "./host-checks.ts";
 import { hostProbe } from "./host-probe.ts";
 import type { CheckScope, DoctorCheck, DoctorProbe, DoctorReport } from "./types.ts";
-import { checkKvm, checkLibkrun, checkLibkrunfw } from "./vm-checks.ts";
+import { checkQemu, checkVmm } from "./vm-checks.ts";
 
-export async function runDoctor(paths: MsbPaths, probe: DoctorProbe = hostProbe()): Promise<DoctorReport> {
+export async function runDoctor(
+  paths: MsbPaths,
+  probe: DoctorProbe = hostProbe(),
+  env: Record<string, string | undefined> = process.env,
+): Promise<DoctorReport> {
+  // The same facts and choice as `msb run --isolation vm` (src/vmm/select-vmm.ts).
+  const vmmChecks = runVmmChecks(paths, env, probe);
+  const vmm = checkVmm(vmmFactsFromChecks(vmmChecks));
   const checks = [
-    checkKvm(probe),
-    checkLibkrun(probe, paths.lib),
-    checkLibkrunfw(probe, paths.lib),
+    vmmChecks.kvm,
+    vmmChecks.libkrun,
+    vmmChecks.libkrunfw,
+    checkQemu(vmmChecks.qemu),
+    vmm.check,
     checkRoot(probe),
     checkLoopDevices(probe),
     checkFilesystem(probe, "erofs"),
@@ -21,6 +31,7 @@ export async function runDoctor(paths: MsbPaths, probe: DoctorProbe = hostProbe(
   return {
     home: paths.home,
     checks,
+    vmm: vmm.choice,
     vmReady: readyFor(checks, "vm"),
     namespaceReady: readyFor(checks, "namespace"),
   };

@@ -18,12 +18,22 @@ export function renderDoctorReport(report: DoctorReport): string {
 }
 
 function mark(check: DoctorCheck): string {
-  if (!check.ok) return colors.red("✗");
+  // A missing "info" fact (no libkrun, no QEMU) only narrows the VMM choice; the VMM line says.
+  if (!check.ok) return check.required === "info" ? colors.yellow("!") : colors.red("✗");
   return check.warning ? colors.yellow("!") : colors.green("✓");
 }
 
 function vmSummary(report: DoctorReport): string {
-  if (report.vmReady) return `${colors.green("✓")} VM sandboxes can run here.`;
+  if (report.vmReady) {
+    const vmm = report.vmm;
+    const how =
+      vmm === null
+        ? ""
+        : vmm.vmm === "libkrun"
+          ? " (libkrun)"
+          : ` (QEMU, ${vmm.accel === "kvm" ? "KVM" : "TCG: slow"})`;
+    return `${colors.green("✓")} VM sandboxes can run here${how}.`;
+  }
   const missing = blockers(report.checks, "vm").map((check) => check.label);
   return `${colors.red("✗")} VM sandboxes cannot run here (needs ${missing.join(", ")}).`;
 }

@@ -1,8 +1,12 @@
 // The data `msb doctor` produces, and the probe interface its checks read the host through. The
 // checks are pure functions of a DoctorProbe, so tests describe fake hosts as plain objects.
+import type { VmmChoice } from "../vmm/select-vmm.ts";
 
-/** Which isolation backend needs a check to pass ("all": both). */
-export type CheckScope = "vm" | "namespace" | "all";
+/**
+ * Which isolation backend needs a check to pass ("all": both). "info": a fact that decides which
+ * VMM runs VMs (KVM, libkrun, QEMU) but blocks nothing by itself; the "vmm" check does.
+ */
+export type CheckScope = "vm" | "namespace" | "all" | "info";
 
 export interface DoctorCheck {
   id: string;
@@ -18,6 +22,8 @@ export interface DoctorCheck {
 export interface DoctorReport {
   home: string;
   checks: DoctorCheck[];
+  /** The VMM `msb run --isolation vm` will use, or null when none can run. */
+  vmm: VmmChoice | null;
   /** Every "vm" and "all" check passes: `msb run` can boot a microVM. */
   vmReady: boolean;
   /** Every "namespace" and "all" check passes: `--isolation namespace` can run. */

@@ -40,6 +40,11 @@ export const FrameKind = {
   stats: 15,
   /** agent → supervisor → client, session 0: the sample. JSON GuestStats, then SandboxStats. */
   statsResult: 16,
+  /**
+   * supervisor → agent, session 0, VM backend: the boot config (JSON AgentBootConfig). The first
+   * frame on the channel; the guest has no file system shared with the host to read it from.
+   */
+  bootConfig: 17,
 } as const;
 
 export type FrameKind = (typeof FrameKind)[keyof typeof FrameKind];

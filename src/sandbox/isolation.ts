@@ -1,9 +1,10 @@
 // Checks, before anything is created, that the chosen isolation backend can run on this host.
 // The namespace backend is never chosen silently: when the VM cannot run, the error says why and
 // names the way to opt in.
-import { blockers, runDoctor } from "../doctor/doctor.ts";
 import { MsbError } from "../errors.ts";
 import type { MsbPaths } from "../paths.ts";
+import { selectVmm } from "../vmm/select-vmm.ts";
+import { gatherVmmFacts } from "../vmm/vmm-facts.ts";
 import type { IsolationBackend } from "./spec.ts";
 
 const OPT_IN = "use --isolation namespace (or MSB_ISOLATION=namespace) to run in Linux namespaces instead";
@@ -19,10 +20,14 @@ export async function ensureIsolationAvailable(paths: MsbPaths, isolation: Isola
     }
     return;
   }
-  const missing = blockers((await runDoctor(paths)).checks, "vm");
-  const why = missing.map((check) => `${check.label}: ${check.detail}`).join("; ");
-  throw new MsbError(
-    why ? `VM sandboxes cannot run here (${why})` : "the VM backend is not part of this build yet",
-    { code: "unavailable", hint: `${OPT_IN}; 'msb doctor' shows what this host has` },
-  );
+  try {
+    // libkrun with KVM, or QEMU (KVM or TCG): selectVmm throws with the fix when neither can run.
+    selectVmm(gatherVmmFacts(paths));
+  } catch (error) {
+    if (!(error instanceof MsbError) || error.code !== "unavailable") throw error;
+    throw new MsbError(`VM sandboxes cannot run here: ${error.message}`, {
+      code: "unavailable",
+      hint: `${error.hint ?? "install QEMU or libkrun"}; or ${OPT_IN}; 'msb doctor' shows what this host has`,
+    });
+  }
 }

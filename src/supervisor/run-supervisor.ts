@@ -4,10 +4,12 @@
 // cleans up when the sandbox stops, however it stops.
 import { rmSync } from "node:fs";
 import { join } from "node:path";
+import type { AgentBootConfig } from "../agent/boot-config.ts";
 import { ConflictError, MsbError } from "../errors.ts";
 import { sandboxDir } from "../paths.ts";
 import type { FrameChannel } from "../protocol/channel.ts";
 import { listenUnix } from "../protocol/channel-unix.ts";
+import { decodeJson } from "../protocol/frame.ts";
 import { type Frame, FrameKind } from "../protocol/messages.ts";
 import { sandboxLockPath } from "../sandbox/reconcile.ts";
 import { deleteSandbox, type ExitReason, findSandbox, updateStatus } from "../store/sandbox-records.ts";
@@ -18,12 +20,14 @@ import { type AttachedVolumes, attachVolumes } from "../volume/attach-volumes.ts
 import { SessionRelay } from "./relay.ts";
 import { prepareRuntime, type RuntimeLayout, writeBootConfig } from "./runtime-dir.ts";
 import { readSecretValues } from "./secret-delivery.ts";
-import { type RunningBackend, startBackend } from "./start-backend.ts";
+import { type BackendContext, type RunningBackend, startBackend } from "./start-backend.ts";
 import { type RunningNetwork, startNetwork } from "./start-network.ts";
 import { type NetworkTraffic, StatsRelay } from "./stats-relay.ts";
 import { startTimers } from "./timers.ts";
 
 const AGENT_READY_TIMEOUT_MS = 30_000;
+/** A VM boots a kernel first; under TCG (no KVM) that alone takes seconds. */
+const VM_AGENT_READY_TIMEOUT_MS = 120_000;
 const SHUTDOWN_SLACK_MS = 5_000;
 const UNCLAIMED_EPHEMERAL_MS = 30_000;
 
@@ -55,7 +59,7 @@ export async function runSupervisor(name: string): Promise<number> {
         })
       : null;
     volumes = await attachVolumes(store, record);
-    writeBootConfig(
+    const bootConfig = writeBootConfig(
       store.paths,
       record,
       layout,
@@ -64,8 +68,15 @@ export async function runSupervisor(name: string): Promise<number> {
       network?.caCertPem ?? null,
     );
     const engine = network;
-    const traffic = () => engine?.traffic() ?? null;
-    const session = await boot(store, record.spec.name, layout, traffic);
+    const session = await boot(store, record.spec.name, layout, {
+      paths: store.paths,
+      guestNetwork: network?.guest ?? null,
+      mounts: volumes.mounts,
+      log: (line) => process.stderr.write(`${new Date().toISOString()} ${line}\n`),
+      // A VM guest shares no folder with the host: its agent gets the config on the channel.
+      bootConfig: record.spec.isolation === "vm" ? bootConfig : null,
+      traffic: () => engine?.traffic() ?? null,
+    });
     stopForViolation = () => session.stop("secret-violation");
     reportToParent({ ready: true });
     const reason = await session.finished;
@@ -98,31 +109,44 @@ interface LiveSandbox {
   graceMs: () => number;
 }
 
+interface BootOptions extends BackendContext {
+  bootConfig: AgentBootConfig | null;
+  /** Bytes through the network engine, for `msb metrics`. */
+  traffic: () => NetworkTraffic | null;
+}
+
 async function boot(
   store: Store,
   name: string,
   layout: RuntimeLayout,
-  traffic: () => NetworkTraffic | null,
+  options: BootOptions,
 ): Promise<LiveSandbox> {
   const record = findSandbox(store.db, name);
   if (!record) throw new MsbError(`sandbox not found: ${name}`, { code: "notFound" });
-  const agentConnected = waitForAgent(layout.agentSocket);
-  const backend = await startBackend(record, layout);
+  const agentConnected = waitForAgent(layout.agentSocket, options.bootConfig);
+  // A VMM connects to agent.sock as soon as it starts: the socket must be listening by then.
+  await agentConnected.listening;
+  const backend = await startBackend(record, layout, options).catch((error: unknown) => {
+    agentConnected.close();
+    throw error;
+  });
+  const readyTimeoutMs = record.spec.isolation === "vm" ? VM_AGENT_READY_TIMEOUT_MS : AGENT_READY_TIMEOUT_MS;
   const agent = await within(
     Promise.race([
       agentConnected.channel,
       backend.exited.then((exit) => {
-        throw new MsbError(`the sandbox exited before its agent was ready (${describeExit(exit)})`, {
+        const why = backend.describeExit?.(exit) ?? describeExit(exit);
+        throw new MsbError(`the sandbox exited before its agent was ready (${why})`, {
           hint: `see the log: ${join(sandboxDir(store.paths, name), "logs", "guest.log")}`,
         });
       }),
     ]),
-    AGENT_READY_TIMEOUT_MS,
+    readyTimeoutMs,
     undefined,
   )
     .then((connected) => {
       if (connected) return connected;
-      throw new MsbError(`the agent did not become ready within ${AGENT_READY_TIMEOUT_MS / 1000}s`);
+      throw new MsbError(`the agent did not become ready within ${readyTimeoutMs / 1000}s`);
     })
     .catch(async (error) => {
       agentConnected.close();
@@ -156,7 +180,7 @@ async function boot(
     },
   });
   const sessions = relay;
-  const stats = new StatsRelay(agent.channel, traffic);
+  const stats = new StatsRelay(agent.channel, options.traffic);
   agent.channel.onFrame = (frame) => {
     if (frame.session !== 0) sessions.fromAgent(frame);
     else if (frame.kind === FrameKind.shutdownDone) markShutdownDone();
@@ -196,15 +220,24 @@ async function boot(
   };
 }
 
-/** Accepts the agent's one connection on agent.sock and waits for its `ready` frame. */
-function waitForAgent(socketPath: string) {
+/**
+ * Accepts the agent's one connection on agent.sock and waits for its `ready` frame. With a boot
+ * config (VM backend) it goes out first on the connection: the VMM holds it until the guest
+ * opens its port.
+ */
+function waitForAgent(socketPath: string, bootConfig: AgentBootConfig | null) {
   let server: { close(): void } | undefined;
+  let markListening: () => void = () => {};
+  const listening = new Promise<void>((resolve) => {
+    markListening = resolve;
+  });
   const channel = new Promise<{ channel: FrameChannel; ready: Frame }>((resolve, reject) => {
     listenUnix(socketPath, (connection) => {
+      if (bootConfig) connection.sendJson(FrameKind.bootConfig, 0, bootConfig);
       connection.onFrame = (frame) => {
         if (frame.kind === FrameKind.ready) resolve({ channel: connection, ready: frame });
         else if (frame.kind === FrameKind.error) {
-          reject(new MsbError(`the agent failed: ${new TextDecoder().decode(frame.payload)}`));
+          reject(new MsbError(`the agent failed: ${errorMessage(frame)}`));
         }
       };
       connection.onClose = (error) =>
@@ -212,10 +245,25 @@ function waitForAgent(socketPath: string) {
     })
       .then((listener) => {
         server = listener;
+        markListening();
       })
-      .catch(reject);
+      .catch((error: unknown) => {
+        markListening();
+        reject(error);
+      });
   });
-  return { channel, close: () => server?.close() };
+  return { channel, listening, close: () => server?.close() };
+}
+
+/** An error frame's message (JSON ProtocolErrorBody), or its raw text. */
+function errorMessage(frame: Frame): string {
+  try {
+    const { message } = decodeJson<{ message?: unknown }>(frame);
+    if (typeof message === "string") return message;
+  } catch {
+    // Not JSON: show it as it came.
+  }
+  return new TextDecoder().decode(frame.payload);
 }
 
 /** The supervisor's stderr is the sandbox's supervisor.log. */

@@ -7,10 +7,14 @@ import { MsbError } from "../errors.ts";
 import type { GuestNetworkConfig } from "../network/plan.ts";
 import { imageDir, type MsbPaths, runtimeDir, sandboxDir } from "../paths.ts";
 import type { SandboxRecord } from "../store/sandbox-records.ts";
+import { guestMounts } from "../vmm/build-vm-spec.ts";
+import { AGENT_PORT_NAME, LOWER_DISK_SERIAL, UPPER_DISK_SERIAL } from "../vmm/vm-spec.ts";
 
 /** sun_path holds 108 bytes including the terminating NUL. */
 const MAX_SOCKET_PATH = 107;
 const SHUTDOWN_GRACE_MS = 10_000;
+/** The runtime folder inside a VM guest: a tmpfs on the boot root, mounted at /.msb like on the host. */
+const VM_GUEST_RUNTIME_DIR = "/run/msb";
 
 export interface RuntimeLayout {
   dir: string;
@@ -57,7 +61,11 @@ export function prepareRuntime(paths: MsbPaths, record: SandboxRecord): RuntimeL
   return layout;
 }
 
-/** Writes boot.json: what the agent needs to assemble the guest, its mounts and its NIC. */
+/**
+ * Writes boot.json: what the agent needs to assemble the guest, its mounts and its NIC. The
+ * namespace agent reads the file; a VM's agent gets the same content as the first frame on its
+ * channel (the supervisor sends what this returns).
+ */
 export function writeBootConfig(
   paths: MsbPaths,
   record: SandboxRecord,
@@ -66,8 +74,24 @@ export function writeBootConfig(
   /** The spec's mounts with its named volumes resolved (attach-volumes.ts). */
   mounts: BootMount[],
   caCertPem: string | null = null,
-): void {
-  const boot: AgentBootConfig = {
+): AgentBootConfig {
+  const ca = caCertPem === null ? {} : { caCertPem };
+  const boot: AgentBootConfig =
+    record.spec.isolation === "vm"
+      ? { ...vmBootConfig(record, network, mounts), ...ca }
+      : { ...namespaceBootConfig(paths, record, layout, network, mounts), ...ca };
+  writeFileSync(layout.bootConfig, `${JSON.stringify(boot, null, 2)}\n`, { mode: 0o600 });
+  return boot;
+}
+
+function namespaceBootConfig(
+  paths: MsbPaths,
+  record: SandboxRecord,
+  layout: RuntimeLayout,
+  network: GuestNetworkConfig | null,
+  mounts: BootMount[],
+): AgentBootConfig {
+  return {
     version: 1,
     backend: record.spec.isolation,
     hostname: record.spec.hostname,
@@ -81,7 +105,29 @@ export function writeBootConfig(
     mounts,
     shutdownGraceMs: SHUTDOWN_GRACE_MS,
     network,
-    ...(caCertPem === null ? {} : { caCertPem }),
   };
-  writeFileSync(layout.bootConfig, `${JSON.stringify(boot, null, 2)}\n`, { mode: 0o600 });
+}
+
+/** Disks by serial, the channel by port name, binds by share tag, the scripts inline. */
+function vmBootConfig(
+  record: SandboxRecord,
+  network: GuestNetworkConfig | null,
+  mounts: BootMount[],
+): AgentBootConfig {
+  return {
+    version: 1,
+    backend: "vm",
+    hostname: record.spec.hostname,
+    lowerDisk: LOWER_DISK_SERIAL,
+    upperDisk: UPPER_DISK_SERIAL,
+    runtimeDir: VM_GUEST_RUNTIME_DIR,
+    agentSocket: AGENT_PORT_NAME,
+    env: record.spec.env,
+    workdir: record.spec.workdir,
+    user: record.spec.user,
+    mounts: guestMounts(mounts),
+    shutdownGraceMs: SHUTDOWN_GRACE_MS,
+    network,
+    scripts: record.spec.scripts,
+  };
 }

@@ -3,22 +3,13 @@
 // backends' mappings are table-tested; attach-volumes.ts does the host side.
 import type { BootMount } from "../agent/boot-config.ts";
 import type { IsolationBackend, MountSpec } from "../sandbox/spec.ts";
+import { volumeDiskSerial } from "../vmm/vm-spec.ts";
 
 export type ResolvedVolume =
   /** A directory volume's host folder. */
   | { kind: "dir"; path: string }
   /** A disk volume's image, and (namespace backend) where the host mounted it. */
   | { kind: "disk"; image: string; hostMount: string };
-
-/**
- * Serial of the virtio-blk disk that carries the `index`th distinct disk volume on the vm backend
- * (in the order the spec first mounts them). The VM spec builder attaches each DiskVolumeMount's
- * image under this serial, and the guest finds it by serial as it finds msb-lower and msb-upper.
- * virtio-blk serials hold 20 bytes: too few for volume names, enough for an index.
- */
-export function vmVolumeSerial(index: number): string {
-  return `msb-vol-${index}`;
-}
 
 export function bootMounts(
   mounts: readonly MountSpec[],
@@ -37,7 +28,7 @@ export function bootMounts(
       kind: "disk",
       volume: mount.name,
       image: volume.image,
-      source: backend === "vm" ? vmVolumeSerial(diskOrder.indexOf(mount.name)) : volume.hostMount,
+      source: backend === "vm" ? volumeDiskSerial(diskOrder.indexOf(mount.name)) : volume.hostMount,
       target: mount.target,
       readonly: mount.readonly,
     };

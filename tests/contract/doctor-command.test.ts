@@ -67,32 +67,40 @@ describe.skipIf(skipReason !== undefined)("msb doctor contract", () => {
       detail: `${homes.full}/lib/libkrun.so.1.19.7, version 1.19.7, features NET BLK (krun_has_feature)`,
     });
     expect(check(report, "libkrunfw")).toMatchObject({ ok: true, detail: expect.stringContaining("ABI 5") });
-    expect(report.vmReady).toBe(check(report, "kvm")?.ok === true && check(report, "mkfs-ext4")?.ok === true);
+    expect(report.vmReady).toBe(check(report, "vmm")?.ok === true && check(report, "mkfs-ext4")?.ok === true);
     expect(exitCode).toBe(report.vmReady ? 0 : 1);
+    // With KVM the full libkrun is the choice; without it QEMU (if any) under TCG.
+    if (check(report, "kvm")?.ok) expect(report.vmm).toMatchObject({ vmm: "libkrun", accel: "kvm" });
+    else expect(report.vmm?.vmm ?? "none").not.toBe("libkrun");
   });
 
-  test("a core-only libkrun and an ABI 4 libkrunfw fail with reasons; exit status 1", () => {
+  test("a core-only libkrun and an ABI 4 libkrunfw fail with reasons; only QEMU can be chosen", () => {
     const { exitCode, stdout } = doctor(homes.minimal, "json");
     const report = JSON.parse(stdout) as DoctorReport;
     expect(check(report, "libkrun")).toMatchObject({
       ok: false,
       detail:
         `${homes.minimal}/lib/libkrun.so.1.19.7, version 1.19.7 lacks BLK (virtio-blk disks), NET (virtio-net), ` +
-        "console ports (krun_add_virtio_console_multiport, libkrun ≥1.17)",
+        "explicit consoles (krun_disable_implicit_console, libkrun ≥1.16), " +
+        "console ports (krun_add_virtio_console_multiport, libkrun ≥1.17), " +
+        "turning off TSI (krun_disable_implicit_vsock, libkrun ≥1.17), " +
+        "read-only shares (krun_add_virtiofs3, libkrun ≥1.18)",
     });
     expect(check(report, "libkrunfw")).toMatchObject({
       ok: false,
       detail: `${homes.minimal}/lib/libkrunfw.so.5.4.0, version 5.4.0 has ABI 4; libkrun ≥1.17 needs ABI 5`,
     });
-    expect(report.vmReady).toBe(false);
-    expect(exitCode).toBe(1);
+    expect(report.vmm?.vmm ?? "none").not.toBe("libkrun");
+    expect(report.vmReady).toBe(report.vmm !== null && check(report, "mkfs-ext4")?.ok === true);
+    expect(exitCode).toBe(report.vmReady ? 0 : 1);
   });
 
   test("the table names each check and ends with both summaries", () => {
     const { stdout } = doctor(homes.minimal, "table");
-    expect(stdout).toContain("✗ libkrun ");
-    expect(stdout).toContain("fix: install a libkrun ≥1.17 built with BLK=1 NET=1");
-    expect(stdout).toMatch(/✗ VM sandboxes cannot run here \(needs [^)]*libkrun, libkrunfw/);
+    expect(stdout).toContain("! libkrun ");
+    expect(stdout).toContain("fix: install a libkrun ≥1.18 built with BLK=1 NET=1");
+    expect(stdout).toMatch(/[✓!✗] VMM {17}\S/);
+    expect(stdout).toMatch(/VM sandboxes (can|cannot) run here/);
     expect(stdout).toMatch(/The namespace backend .*(can|cannot) run here/);
   });
 });

@@ -72,8 +72,18 @@ export interface StubLibkrunOptions {
   features?: Record<number, number>;
   /** Fixed return values by symbol (default 0; krun_create_ctx counts up from 0). */
   returns?: Record<string, number>;
-  /** krun_start_enter never returns in libkrun: the stub _exits with this status. */
+  /**
+   * krun_start_enter never returns in libkrun: the stub _exits with this status, unless `returns`
+   * gives krun_start_enter a value (a refusal to start).
+   */
   startExitCode?: number;
+  /** Symbols left out of the build, as an older or smaller libkrun would lack them. */
+  omit?: string[];
+  /**
+   * krun_create_ctx dlopens libkrunfw.so.5 by soname, as libkrun ≥1.17 does, and logs
+   * {"fn": "dlopen(libkrunfw.so.5)", "args": [krunfw_get_version() or -1]}.
+   */
+  firmwareBySoname?: boolean;
 }
 
 export interface StubCall {
@@ -83,9 +93,9 @@ export interface StubCall {
 
 export function stubLibkrunSource(options: StubLibkrunOptions): string {
   const groups = options.groups === "all" ? (Object.keys(LIBKRUN_GROUPS) as LibkrunGroup[]) : options.groups;
-  const symbols = [LIBKRUN_CORE, ...groups.map((group) => LIBKRUN_GROUPS[group])].flatMap((table) =>
-    Object.keys(table),
-  );
+  const symbols = [LIBKRUN_CORE, ...groups.map((group) => LIBKRUN_GROUPS[group])]
+    .flatMap((table) => Object.keys(table))
+    .filter((symbol) => !options.omit?.includes(symbol));
   const functions = symbols.map((symbol) => stubFunction(symbol, options));
   return [C_PRELUDE.replace("@LOG@", JSON.stringify(options.logPath)), ...functions].join("\n");
 }
@@ -99,11 +109,15 @@ function stubFunction(symbol: string, options: StubLibkrunOptions): string {
   let result = `return ${fixed ?? 0};`;
   if (fixed === undefined && symbol === "krun_create_ctx") result = "return next_ctx++;";
   if (symbol === "krun_has_feature") result = featureSwitch(options.features ?? {});
-  if (symbol === "krun_start_enter") result = `_exit(${options.startExitCode ?? 0});`;
+  if (symbol === "krun_start_enter" && fixed === undefined) result = `_exit(${options.startExitCode ?? 0});`;
+  // Proves the port's fds are a live connection: the far end (the test) reads the port name.
+  let effect = symbol === "krun_add_console_port_inout" ? 'if (a4 >= 0) dprintf(a4, "%s\\n", a2);' : "";
+  if (symbol === "krun_create_ctx" && options.firmwareBySoname) effect = FIRMWARE_BY_SONAME;
   return `int32_t ${symbol}(${declared}) {
   FILE *f = open_log("${symbol}");
 ${logged}
   close_log(f);
+  ${effect}
   ${result}
 }`;
 }
@@ -113,7 +127,14 @@ function featureSwitch(features: Record<number, number>): string {
   return `switch (a0) { ${cases.join(" ")} default: return -22; }`;
 }
 
-const C_PRELUDE = `#include <stdbool.h>
+const FIRMWARE_BY_SONAME = `void *fw = dlopen("libkrunfw.so.5", RTLD_NOW);
+  int (*version)(void) = fw ? (int (*)(void))dlsym(fw, "krunfw_get_version") : 0;
+  FILE *g = open_log("dlopen(libkrunfw.so.5)");
+  put_i32(g, version ? version() : -1);
+  close_log(g);`;
+
+const C_PRELUDE = `#include <dlfcn.h>
+#include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <unistd.h>
@@ -193,6 +214,7 @@ export async function compileSharedLibrary(
     "-o",
     output,
     sourcePath,
+    "-ldl",
   ]);
   if (build.exitCode !== 0) throw new Error(`${compiler} failed: ${build.stderr.toString()}`);
   if (realName !== soname) symlinkSync(realName, join(dir, soname));

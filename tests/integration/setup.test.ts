@@ -124,6 +124,10 @@ describe("scripts/setup.sh", () => {
       expect(readlinkSync(join(msbHome, "lib/libkrun.so.1"))).toBe("libkrun.so.1.19.7");
       expect(readlinkSync(join(msbHome, "lib/libkrunfw.so.5"))).toBe("libkrunfw.so.5.4.0");
       expect(first.output).toContain("✓ libkrun");
+      expect(JSON.parse(readFileSync(join(msbHome, "lib/vmm-libraries.json"), "utf8"))).toMatchObject({
+        libkrun: { path: join(msbHome, "lib/libkrun.so.1.19.7"), source: "system" },
+        libkrunfw: { path: join(msbHome, "lib/libkrunfw.so.5.4.0"), source: "system" },
+      });
     }
     const installed = tree(msbHome);
 
@@ -152,9 +156,13 @@ describe("scripts/setup.sh", () => {
       Bun.spawnSync(["sh", "-c", "ldconfig -p 2>/dev/null | grep -q 'libkrun.so.1 '"]).exitCode === 0;
     if (!systemHasLibkrun) {
       expect(run.output).toContain(
-        "libkrun not found: VM sandboxes need it; set MSB_LIBKRUN=/path/libkrun.so.1 or install it; " +
-          "the namespace backend works without it",
+        "libkrun not found: libkrun VMs need it; set MSB_LIBKRUN=/path/libkrun.so.1 or install it; " +
+          "QEMU and the namespace backend work without it",
       );
+      expect(run.output).toContain("libkrun options on this host:");
+      expect(JSON.parse(readFileSync(join(msbHome, "lib/vmm-libraries.json"), "utf8"))).toMatchObject({
+        libkrun: { path: null, source: "missing" },
+      });
     }
   });
 

@@ -14,7 +14,15 @@ const FULL_LIBKRUN: LibkrunFacts = {
   path: `${LIB}/libkrun.so.1`,
   realPath: `${LIB}/libkrun.so.1.19.7`,
   version: "1.19.7",
-  groups: { block: true, net: true, consolePorts: true, features: true },
+  groups: {
+    block: true,
+    net: true,
+    console: true,
+    consolePorts: true,
+    vsock: true,
+    virtiofs3: true,
+    features: true,
+  },
   missing: {},
   features: { net: true, blk: true },
 };
@@ -40,9 +48,13 @@ function healthyHost(): DoctorProbe {
   };
 }
 
+const QEMU_TCG = /^QEMU microvm \(\/usr\/sbin\/qemu-system-x86_64\) under TCG: slow, for testing \(KVM: /;
+const QEMU_KVM = /^QEMU microvm \(\/usr\/sbin\/qemu-system-x86_64\) with KVM; not libkrun \(libkrun: /;
+
 interface HostCase {
   name: string;
   host: Partial<DoctorProbe>;
+  env?: Record<string, string>;
   /** Expected [mark, id, detail] for the checks that differ from the healthy host. */
   lines: Record<string, { ok: boolean; warning?: boolean; detail: string | RegExp; fix?: RegExp }>;
   vmReady: boolean;
@@ -54,8 +66,11 @@ const CASES: HostCase[] = [
   {
     name: "no kvm",
     host: { openReadWrite: (path) => (path === "/dev/kvm" ? "ENOENT" : undefined) },
-    lines: { kvm: { ok: false, detail: "/dev/kvm does not exist", fix: /modprobe kvm_intel/ } },
-    vmReady: false,
+    lines: {
+      kvm: { ok: false, detail: "/dev/kvm does not exist", fix: /modprobe kvm_intel/ },
+      vmm: { ok: true, warning: true, detail: QEMU_TCG, fix: /for speed give QEMU KVM: load the KVM module/ },
+    },
+    vmReady: true,
     namespaceReady: true,
   },
   {
@@ -64,8 +79,9 @@ const CASES: HostCase[] = [
     lines: {
       kvm: { ok: false, detail: "/dev/kvm is not readable and writable by uid 1000", fix: /usermod -aG kvm/ },
       root: { ok: false, detail: "running as uid 1000; the namespace backend needs root", fix: /sudo/ },
+      vmm: { ok: true, warning: true, detail: QEMU_TCG, fix: /usermod -aG kvm/ },
     },
-    vmReady: false,
+    vmReady: true,
     namespaceReady: false,
   },
   {
@@ -82,8 +98,9 @@ const CASES: HostCase[] = [
         detail: `libkrun.so.1 not found in ${LIB}, MSB_LIBKRUN or the system library paths; /opt/libkrun.so.1: lacks core (krun_set_kernel)`,
         fix: /MSB_LIBKRUN=.*scripts\/setup\.sh|scripts\/setup\.sh.*MSB_LIBKRUN=/,
       },
+      vmm: { ok: true, detail: QEMU_KVM },
     },
-    vmReady: false,
+    vmReady: true,
     namespaceReady: true,
   },
   {
@@ -91,8 +108,9 @@ const CASES: HostCase[] = [
     host: { libkrun: () => ({ ...FULL_LIBKRUN, features: { net: true, blk: false } }) },
     lines: {
       libkrun: { ok: false, detail: `${LIB}/libkrun.so.1.19.7, version 1.19.7 lacks BLK (virtio-blk disks)` },
+      vmm: { ok: true, detail: QEMU_KVM },
     },
-    vmReady: false,
+    vmReady: true,
     namespaceReady: true,
   },
   {
@@ -102,8 +120,21 @@ const CASES: HostCase[] = [
         ...FULL_LIBKRUN,
         realPath: `${LIB}/libkrun.so.1.16.0`,
         version: "1.16.0",
-        groups: { block: false, net: true, consolePorts: false, features: false },
-        missing: { block: "krun_add_disk", consolePorts: "krun_add_virtio_console_multiport" },
+        groups: {
+          block: false,
+          net: true,
+          console: true,
+          consolePorts: false,
+          vsock: false,
+          virtiofs3: false,
+          features: false,
+        },
+        missing: {
+          block: "krun_add_disk",
+          consolePorts: "krun_add_virtio_console_multiport",
+          vsock: "krun_disable_implicit_vsock",
+          virtiofs3: "krun_add_virtiofs3",
+        },
         features: undefined,
       }),
     },
@@ -112,10 +143,13 @@ const CASES: HostCase[] = [
         ok: false,
         detail:
           `${LIB}/libkrun.so.1.16.0, version 1.16.0 lacks BLK (virtio-blk disks), ` +
-          "console ports (krun_add_virtio_console_multiport, libkrun ≥1.17)",
+          "console ports (krun_add_virtio_console_multiport, libkrun ≥1.17), " +
+          "turning off TSI (krun_disable_implicit_vsock, libkrun ≥1.17), " +
+          "read-only shares (krun_add_virtiofs3, libkrun ≥1.18)",
       },
+      vmm: { ok: true, detail: QEMU_KVM },
     },
-    vmReady: false,
+    vmReady: true,
     namespaceReady: true,
   },
   {
@@ -131,8 +165,12 @@ const CASES: HostCase[] = [
     },
     lines: {
       libkrunfw: { ok: false, detail: "/usr/lib64/libkrunfw.so.5 has ABI 4; libkrun ≥1.17 needs ABI 5" },
+      vmm: {
+        ok: true,
+        detail: /with KVM; not libkrun \(libkrun: libkrunfw: \/usr\/lib64\/libkrunfw\.so\.5 has ABI 4/,
+      },
     },
-    vmReady: false,
+    vmReady: true,
     namespaceReady: true,
   },
   {
@@ -174,10 +212,51 @@ const CASES: HostCase[] = [
     lines: {
       loop: { ok: false, detail: "/dev/loop-control does not exist", fix: /modprobe loop/ },
       "mkfs-ext4": { ok: false, detail: /mkfs\.ext4 not found/, fix: /apt-get install e2fsprogs/ },
+      qemu: { ok: false, detail: /^qemu-system-x86_64 not found/, fix: /apt install qemu-system-x86/ },
       disk: { ok: true, detail: `50.0 GiB free in / (for ${HOME})` },
     },
     vmReady: false,
     namespaceReady: false,
+  },
+  {
+    name: "neither libkrun nor QEMU: no VM",
+    host: {
+      libkrun: () => ({ found: false, rejected: [] }),
+      findExecutable: (name) =>
+        name === "mkfs.ext4" ? { path: "/usr/sbin/mkfs.ext4", onPath: true } : undefined,
+    },
+    lines: {
+      libkrun: { ok: false, detail: /^libkrun\.so\.1 not found/ },
+      qemu: { ok: false, detail: /^qemu-system-x86_64 not found/ },
+      vmm: {
+        ok: false,
+        detail: /^no VMM can run here \(libkrun: libkrun\.so\.1 not found/,
+        fix: /apt install qemu-system-x86/,
+      },
+    },
+    vmReady: false,
+    namespaceReady: true,
+  },
+  {
+    name: "MSB_VMM=qemu on a libkrun host",
+    host: {},
+    env: { MSB_VMM: "qemu" },
+    lines: {
+      vmm: { ok: true, detail: "MSB_VMM=qemu: QEMU microvm (/usr/sbin/qemu-system-x86_64) with KVM" },
+    },
+    vmReady: true,
+    namespaceReady: true,
+  },
+  {
+    name: "MSB_VMM=libkrun without libkrun",
+    host: { libkrun: () => ({ found: false, rejected: [] }) },
+    env: { MSB_VMM: "libkrun" },
+    lines: {
+      libkrun: { ok: false, detail: /^libkrun\.so\.1 not found/ },
+      vmm: { ok: false, detail: /^MSB_VMM=libkrun, but libkrun\.so\.1 not found/ },
+    },
+    vmReady: false,
+    namespaceReady: true,
   },
   {
     name: "low disk",
@@ -199,6 +278,8 @@ const HEALTHY_DETAILS: Record<string, string> = {
   kvm: "/dev/kvm is readable and writable",
   libkrun: `${LIB}/libkrun.so.1.19.7, version 1.19.7, features NET BLK (krun_has_feature)`,
   libkrunfw: `${LIB}/libkrunfw.so.5.4.0, version 5.4.0, ABI 5`,
+  qemu: "/usr/sbin/qemu-system-x86_64",
+  vmm: `libkrun (${LIB}/libkrun.so.1.19.7, version 1.19.7, features NET BLK (krun_has_feature)) with KVM`,
   root: "running as root",
   loop: "/dev/loop-control present",
   erofs: "supported by the kernel",
@@ -207,14 +288,14 @@ const HEALTHY_DETAILS: Record<string, string> = {
   disk: `50.0 GiB free in /home/dev (for ${HOME})`,
 };
 
-function doctorOn(host: Partial<DoctorProbe>): Promise<DoctorReport> {
-  return runDoctor(msbPaths(HOME), { ...healthyHost(), ...host });
+function doctorOn(host: Partial<DoctorProbe>, env: Record<string, string> = {}): Promise<DoctorReport> {
+  return runDoctor(msbPaths(HOME), { ...healthyHost(), ...host }, env);
 }
 
 describe("runDoctor on fake hosts", () => {
   for (const hostCase of CASES) {
     test(hostCase.name, async () => {
-      const report = await doctorOn(hostCase.host);
+      const report = await doctorOn(hostCase.host, hostCase.env);
       expect(report.checks.map((check) => check.id)).toEqual(Object.keys(HEALTHY_DETAILS));
       for (const check of report.checks) {
         const expected = hostCase.lines[check.id] ?? { ok: true, detail: HEALTHY_DETAILS[check.id]! };

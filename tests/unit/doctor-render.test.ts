@@ -46,6 +46,7 @@ describe("renderDoctorReport", () => {
     const lines = render({
       home: "/h",
       checks: [KVM_OK, LIBKRUN_MISSING, LOW_DISK, ROOT_OK],
+      vmm: null,
       vmReady: false,
       namespaceReady: true,
     });
@@ -63,18 +64,36 @@ describe("renderDoctorReport", () => {
   });
 
   test("both backends ready", () => {
-    const lines = render({ home: "/h", checks: [KVM_OK], vmReady: true, namespaceReady: true });
+    const vmm = { vmm: "libkrun", accel: "kvm", reason: "libkrun with KVM" } as const;
+    const lines = render({ home: "/h", checks: [KVM_OK], vmm, vmReady: true, namespaceReady: true });
     expect(lines.slice(-2)).toEqual([
-      "✓ VM sandboxes can run here.",
+      "✓ VM sandboxes can run here (libkrun).",
       "✓ The namespace backend can run here (--isolation namespace).",
     ]);
   });
 
   test("the namespace summary names what it lacks", () => {
     const notRoot: DoctorCheck = { ...ROOT_OK, ok: false, detail: "running as uid 1000" };
-    const lines = render({ home: "/h", checks: [KVM_OK, notRoot], vmReady: true, namespaceReady: false });
+    const lines = render({
+      home: "/h",
+      checks: [KVM_OK, notRoot],
+      vmm: null,
+      vmReady: true,
+      namespaceReady: false,
+    });
     expect(lines.at(-1)).toBe(
       "✗ The namespace backend (--isolation namespace) cannot run here (needs root).",
     );
+  });
+
+  test("a missing fact that only narrows the VMM choice is marked !, and QEMU under TCG is named", () => {
+    const noLibkrun: DoctorCheck = { ...LIBKRUN_MISSING, required: "info" };
+    const vmm = { vmm: "qemu", accel: "tcg", reason: "QEMU under TCG" } as const;
+    const lines = render({ home: "/h", checks: [noLibkrun], vmm, vmReady: true, namespaceReady: true });
+    expect(lines.slice(0, 2)).toEqual([
+      "! libkrun             libkrun.so.1 not found",
+      "                      fix: set MSB_LIBKRUN",
+    ]);
+    expect(lines.at(-2)).toBe("✓ VM sandboxes can run here (QEMU, TCG: slow).");
   });
 });

@@ -2,12 +2,8 @@
 // folder, disk → the shared host mount on namespace, a virtio-blk serial in mount order on vm).
 import { describe, expect, test } from "bun:test";
 import type { MountSpec } from "../../src/sandbox/spec.ts";
-import {
-  bootMounts,
-  type ResolvedVolume,
-  vmVolumeSerial,
-  volumeNames,
-} from "../../src/volume/boot-mounts.ts";
+import { bootMounts, type ResolvedVolume, volumeNames } from "../../src/volume/boot-mounts.ts";
+import { volumeDiskSerial } from "../../src/vmm/vm-spec.ts";
 
 const volumes: Record<string, ResolvedVolume> = {
   cache: { kind: "dir", path: "/h/volumes/cache" },
@@ -72,12 +68,12 @@ describe("bootMounts", () => {
   });
 });
 
-describe("vmVolumeSerial", () => {
+describe("volumeDiskSerial", () => {
   test.each([
     [0, "msb-vol-0"],
     [41, "msb-vol-41"],
   ])("disk volume %d is %s, within virtio-blk's 20 bytes", (index, serial) => {
-    expect(vmVolumeSerial(index)).toBe(serial);
+    expect(volumeDiskSerial(index)).toBe(serial);
     expect(Buffer.byteLength(serial)).toBeLessThanOrEqual(20);
   });
 });

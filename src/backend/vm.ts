@@ -1,0 +1,96 @@
+// The VM isolation backend, supervisor side: chooses the VMM (select-vmm.ts), turns the sandbox
+// into a VmSpec written to the runtime folder as vm.json, and starts the process that hosts the
+// guest: qemu-system directly (with the guest files from src/guest), or `msb vmm vm.json` for
+// libkrun. The supervisor, its sockets, the disks and the agent are the same for both.
+import { closeSync, openSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import type { BootMount } from "../agent/boot-config.ts";
+import { UsageError } from "../errors.ts";
+import { guestLibDir, prepareGuestFiles } from "../guest/guest-files.ts";
+import type { GuestNetworkConfig } from "../network/plan.ts";
+import type { MsbPaths } from "../paths.ts";
+import type { SandboxRecord } from "../store/sandbox-records.ts";
+import type { RuntimeLayout } from "../supervisor/runtime-dir.ts";
+import { selfCommand } from "../util/self-command.ts";
+import { buildVmSpec } from "../vmm/build-vm-spec.ts";
+import { buildQemuArgv } from "../vmm/qemu-argv.ts";
+import { probeQemuKvm } from "../vmm/qemu-kvm-probe.ts";
+import { spawnVmm, type VmmProcess } from "../vmm/qemu-launch.ts";
+import { type RunningShares, startVirtiofsd } from "../vmm/qemu-virtiofs.ts";
+import { selectVmm, type VmmChoice } from "../vmm/select-vmm.ts";
+import { gatherVmmFacts } from "../vmm/vmm-facts.ts";
+
+export interface VmSandboxInput {
+  paths: MsbPaths;
+  record: SandboxRecord;
+  layout: RuntimeLayout;
+  /** eth0 as the running network engine sees it; null: no NIC. */
+  guestNetwork: GuestNetworkConfig | null;
+  /** The spec's mounts with named volumes resolved. */
+  mounts: BootMount[];
+}
+
+export interface VmSandbox extends VmmProcess {
+  choice: VmmChoice;
+}
+
+export async function startVmSandbox(input: VmSandboxInput): Promise<VmSandbox> {
+  const { paths, record, layout } = input;
+  const facts = gatherVmmFacts(paths);
+  const choice = selectVmm(facts);
+  const spec = buildVmSpec({
+    paths,
+    spec: { ...record.spec, mounts: input.mounts },
+    layout,
+    ...(input.guestNetwork ? { guestNetwork: input.guestNetwork } : {}),
+  });
+  const specPath = join(layout.dir, "vm.json");
+  writeFileSync(specPath, `${JSON.stringify(spec, null, 2)}\n`, { mode: 0o600 });
+  if (choice.vmm === "qemu") {
+    const guest = await prepareGuestFiles(paths);
+    const binary = facts.qemu.path ?? facts.qemu.binary;
+    const qemu = await qemuAccel(paths, binary, choice);
+    const log = openSync(layout.guestLog, "a", 0o600);
+    let shares: RunningShares;
+    try {
+      shares = await startVirtiofsd(spec.shares, (index) => join(layout.dir, `fs${index}.sock`), log);
+    } finally {
+      closeSync(log);
+    }
+    try {
+      const argv = buildQemuArgv({ binary, spec, guest, accel: qemu.accel, shareSockets: shares.sockets });
+      const vmm = spawnVmm(argv, layout.guestLog);
+      // virtiofsd ends with QEMU's connection; the kill covers a QEMU that never connected.
+      return { ...vmm, choice: qemu, cleanup: async () => shares.stop() };
+    } catch (error) {
+      shares.stop();
+      throw error;
+    }
+  }
+  return { ...spawnVmm(selfCommand("vmm", specPath), layout.guestLog), choice };
+}
+
+/**
+ * KVM when QEMU can really use it (/dev/kvm opening is not enough, qemu-kvm-probe.ts), else TCG.
+ * MSB_QEMU_ACCEL=kvm|tcg skips the probe, e.g. to compare the two (bench/boot.ts).
+ */
+async function qemuAccel(paths: MsbPaths, binary: string, choice: VmmChoice): Promise<VmmChoice> {
+  const pinned = process.env.MSB_QEMU_ACCEL?.trim();
+  if (pinned === "tcg" || pinned === "kvm") {
+    return { ...choice, accel: pinned, reason: `${choice.reason}; MSB_QEMU_ACCEL=${pinned}` };
+  }
+  if (pinned) {
+    throw new UsageError(
+      `MSB_QEMU_ACCEL=${pinned} is not an accelerator msb knows`,
+      "set it to kvm or tcg, or unset it",
+    );
+  }
+  if (choice.accel !== "kvm") return choice;
+  const probe = await probeQemuKvm(binary, join(guestLibDir(paths), "kvm-probe.json"));
+  if (probe.usable) return choice;
+  return {
+    ...choice,
+    accel: "tcg",
+    reason: `${choice.reason}, but QEMU cannot run KVM guests here (${probe.reason}): TCG, slow`,
+  };
+}
