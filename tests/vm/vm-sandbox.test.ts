@@ -8,7 +8,16 @@
 // serves the exec cases, so the suite boots only a few VMs (each takes seconds under TCG).
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { createHash } from "node:crypto";
-import { closeSync, mkdirSync, openSync, readdirSync, readFileSync, writeFileSync, writeSync } from "node:fs";
+import {
+  closeSync,
+  mkdirSync,
+  openSync,
+  readdirSync,
+  readFileSync,
+  statSync,
+  writeFileSync,
+  writeSync,
+} from "node:fs";
 import { join } from "node:path";
 import { kernelsUnder } from "../../src/guest/kernel.ts";
 import {
@@ -151,6 +160,31 @@ describe.skipIf(skipReason !== undefined)("VM sandboxes on the qemu VMM", () => 
   );
 
   test(
+    "msb metrics reads the guest's own figures: memory of the VM, CPU moving under load",
+    async () => {
+      const sample = async () =>
+        (
+          JSON.parse((await msbOk(["metrics", "box", "--format", "json"])).stdout) as {
+            cpu_percent: number | null;
+            memory_bytes: number | null;
+            memory_limit_bytes: number | null;
+          }[]
+        )[0]!;
+      const idle = await sample();
+      expect(idle.memory_limit_bytes).toBeGreaterThan(600 * 1024 * 1024);
+      expect(idle.memory_limit_bytes).toBeLessThanOrEqual(768 * 1024 * 1024);
+      expect(idle.memory_bytes).toBeGreaterThan(0);
+      await inBox("(timeout 8 sh -c 'while :; do :; done' &) ; echo started");
+      let busiest = 0;
+      for (let attempt = 0; attempt < 6 && busiest <= 30; attempt++) {
+        busiest = Math.max(busiest, (await sample()).cpu_percent ?? 0);
+      }
+      expect(busiest).toBeGreaterThan(30);
+    },
+    TEST_TIMEOUT_MS,
+  );
+
+  test(
     "stdin reaches the process and ends with EOF; exit statuses and signals come back",
     async () => {
       const piped = await inBox("wc -c", { stdin: "twelve bytes" });
@@ -222,6 +256,47 @@ describe.skipIf(skipReason !== undefined)("VM sandboxes on the qemu VMM", () => 
       expect(result.stdout).toBe("host\nro\nrefused\nrefused\n");
       expect(readFileSync(join(shared, "from-guest"), "utf8")).toBe("guest\n");
       expect(readdirSync(readOnly)).toEqual(["kept"]);
+    },
+    TEST_TIMEOUT_MS,
+  );
+
+  test(
+    "named volumes: a sized one is a virtio-blk disk with its quota, a directory one a share; data outlives the sandbox; the interception CA is installed",
+    async () => {
+      await env.msbOk(["volume", "create", "vmdisk", "--size", "16M"]);
+      const first = await msb([
+        "run",
+        "--tls-intercept",
+        "-v",
+        "vmdisk:/disk",
+        "-v",
+        "vmdir:/dir",
+        env.image,
+        "--",
+        "sh",
+        "-c",
+        "echo kept > /disk/file; echo kept > /dir/file; " +
+          "dd if=/dev/zero of=/disk/fill bs=1M count=32 2>&1 | grep -o 'No space left on device'; " +
+          'grep -q "BEGIN CERTIFICATE" "$SSL_CERT_FILE" && echo ca-installed',
+      ]);
+      expect(first.stdout).toBe("No space left on device\nca-installed\n");
+      expect(first.code).toBe(0);
+      const second = await msb([
+        "run",
+        "-v",
+        "vmdisk:/disk:ro",
+        "-v",
+        "vmdir:/dir",
+        env.image,
+        "--",
+        "cat",
+        "/disk/file",
+        "/dir/file",
+      ]);
+      expect(second).toMatchObject({ code: 0, stdout: "kept\nkept\n" });
+      expect(statSync(join(env.home.path, "volumes", "vmdisk.ext4")).blocks * 512).toBeLessThanOrEqual(
+        16 * 1024 * 1024,
+      );
     },
     TEST_TIMEOUT_MS,
   );
