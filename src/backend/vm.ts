@@ -5,16 +5,15 @@
 import { closeSync, openSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import type { BootMount } from "../agent/boot-config.ts";
-import { UsageError } from "../errors.ts";
-import { guestLibDir, prepareGuestFiles } from "../guest/guest-files.ts";
+import { prepareGuestFiles } from "../guest/guest-files.ts";
 import type { GuestNetworkConfig } from "../network/plan.ts";
 import type { MsbPaths } from "../paths.ts";
 import type { SandboxRecord } from "../store/sandbox-records.ts";
 import type { RuntimeLayout } from "../supervisor/runtime-dir.ts";
 import { selfCommand } from "../util/self-command.ts";
 import { buildVmSpec } from "../vmm/build-vm-spec.ts";
+import { cachedKvmProbe, resolveQemuAccel } from "../vmm/qemu-accel.ts";
 import { buildQemuArgv } from "../vmm/qemu-argv.ts";
-import { probeQemuKvm } from "../vmm/qemu-kvm-probe.ts";
 import { spawnVmm, type VmmProcess } from "../vmm/qemu-launch.ts";
 import { type RunningShares, startVirtiofsd } from "../vmm/qemu-virtiofs.ts";
 import { selectVmm, type VmmChoice } from "../vmm/select-vmm.ts";
@@ -49,7 +48,7 @@ export async function startVmSandbox(input: VmSandboxInput): Promise<VmSandbox> 
   if (choice.vmm === "qemu") {
     const guest = await prepareGuestFiles(paths);
     const binary = facts.qemu.path ?? facts.qemu.binary;
-    const qemu = await qemuAccel(paths, binary, choice);
+    const qemu = await resolveQemuAccel(binary, choice, process.env, cachedKvmProbe(paths));
     const log = openSync(layout.guestLog, "a", 0o600);
     let shares: RunningShares;
     try {
@@ -68,29 +67,4 @@ export async function startVmSandbox(input: VmSandboxInput): Promise<VmSandbox> 
     }
   }
   return { ...spawnVmm(selfCommand("vmm", specPath), layout.guestLog), choice };
-}
-
-/**
- * KVM when QEMU can really use it (/dev/kvm opening is not enough, qemu-kvm-probe.ts), else TCG.
- * MSB_QEMU_ACCEL=kvm|tcg skips the probe, e.g. to compare the two (bench/boot.ts).
- */
-async function qemuAccel(paths: MsbPaths, binary: string, choice: VmmChoice): Promise<VmmChoice> {
-  const pinned = process.env.MSB_QEMU_ACCEL?.trim();
-  if (pinned === "tcg" || pinned === "kvm") {
-    return { ...choice, accel: pinned, reason: `${choice.reason}; MSB_QEMU_ACCEL=${pinned}` };
-  }
-  if (pinned) {
-    throw new UsageError(
-      `MSB_QEMU_ACCEL=${pinned} is not an accelerator msb knows`,
-      "set it to kvm or tcg, or unset it",
-    );
-  }
-  if (choice.accel !== "kvm") return choice;
-  const probe = await probeQemuKvm(binary, join(guestLibDir(paths), "kvm-probe.json"));
-  if (probe.usable) return choice;
-  return {
-    ...choice,
-    accel: "tcg",
-    reason: `${choice.reason}, but QEMU cannot run KVM guests here (${probe.reason}): TCG, slow`,
-  };
 }

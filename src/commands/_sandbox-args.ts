@@ -110,7 +110,10 @@ export const sandboxArgs = {
     valueHint: "block|block-and-log|block-and-terminate",
     description: "When a placeholder heads elsewhere (default: block-and-log)",
   },
-  "tls-intercept": { type: "boolean", description: "Terminate guest TLS with msb's CA (implied by --secret)" },
+  "tls-intercept": {
+    type: "boolean",
+    description: "Terminate guest TLS with msb's CA (implied by --secret)",
+  },
   "tls-intercept-port": {
     type: "string",
     valueHint: "port",

@@ -1,6 +1,8 @@
 // `msb doctor` as data: runs every host check and says which isolation backends can run. Never
 // prints and never starts a VM; the command file renders the report.
 import type { MsbPaths } from "../paths.ts";
+import { cachedKvmProbe, resolveQemuAccel } from "../vmm/qemu-accel.ts";
+import type { KvmProbe } from "../vmm/qemu-kvm-probe.ts";
 import { runVmmChecks, vmmFactsFromChecks } from "../vmm/vmm-facts.ts";
 import { checkFilesystem, checkFreeDisk, checkLoopDevices, checkMkfsExt4, checkRoot } from "./host-checks.ts";
 import { hostProbe } from "./host-probe.ts";
@@ -11,10 +13,16 @@ export async function runDoctor(
   paths: MsbPaths,
   probe: DoctorProbe = hostProbe(),
   env: Record<string, string | undefined> = process.env,
+  kvmProbe: (binary: string) => Promise<KvmProbe> = cachedKvmProbe(paths),
 ): Promise<DoctorReport> {
   // The same facts and choice as `msb run --isolation vm` (src/vmm/select-vmm.ts).
   const vmmChecks = runVmmChecks(paths, env, probe);
-  const vmm = checkVmm(vmmFactsFromChecks(vmmChecks));
+  const facts = vmmFactsFromChecks(vmmChecks);
+  const vmm = await checkVmm(facts, async (choice) =>
+    choice.vmm === "qemu"
+      ? resolveQemuAccel(facts.qemu.path ?? facts.qemu.binary, choice, env, kvmProbe)
+      : choice,
+  );
   const checks = [
     vmmChecks.kvm,
     vmmChecks.libkrun,

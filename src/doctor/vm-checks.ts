@@ -144,11 +144,15 @@ export function checkQemu(qemu: QemuLocation): DoctorCheck {
 }
 
 /** Which VMM `msb run --isolation vm` will use and why; fails when none can run. */
-export function checkVmm(facts: VmmFacts): { check: DoctorCheck; choice: VmmChoice | null } {
+export async function checkVmm(
+  facts: VmmFacts,
+  /** The last word on the accelerator (a QEMU KVM probe); the identity by default. */
+  refine: (choice: VmmChoice) => Promise<VmmChoice> = async (choice) => choice,
+): Promise<{ check: DoctorCheck; choice: VmmChoice | null }> {
   const base = { id: "vmm", label: "VMM", required: "vm" } as const;
   let choice: VmmChoice;
   try {
-    choice = selectVmm(facts);
+    choice = await refine(selectVmm(facts));
   } catch (error) {
     if (!(error instanceof MsbError)) throw error;
     return {

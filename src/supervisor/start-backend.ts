@@ -2,8 +2,8 @@
 // same boot config and sockets; only the process that hosts the guest differs: unshare for the
 // namespace backend, a VMM (qemu-system, or `msb vmm` for libkrun) for the VM backend.
 import { closeSync, openSync } from "node:fs";
-import { startNamespaceSandbox } from "../backend/namespace.ts";
 import type { BootMount } from "../agent/boot-config.ts";
+import { startNamespaceSandbox } from "../backend/namespace.ts";
 import { startVmSandbox } from "../backend/vm.ts";
 import type { GuestNetworkConfig } from "../network/plan.ts";
 import type { MsbPaths } from "../paths.ts";

@@ -115,7 +115,10 @@ function networkSection(network: NetworkSpec | null | undefined): string {
 function tlsRows(network: NetworkSpec): Array<[string, string]> {
   if (!network.tls) return [];
   const rows: Array<[string, string]> = [
-    ["TLS intercept", `ports ${network.tls.ports.join(", ")}${network.tls.blockQuic ? ", QUIC blocked" : ""}`],
+    [
+      "TLS intercept",
+      `ports ${network.tls.ports.join(", ")}${network.tls.blockQuic ? ", QUIC blocked" : ""}`,
+    ],
   ];
   if (network.tls.bypass.length > 0) rows.push(["TLS bypass", network.tls.bypass.join(", ")]);
   for (const secret of network.secrets ?? []) {

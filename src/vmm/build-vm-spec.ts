@@ -3,8 +3,8 @@
 // virtio-fs shares, the runtime folder's sockets for the agent port and the NIC. Pure: every
 // path comes from MsbPaths and the runtime layout, so the same record always gives the same spec.
 import { join } from "node:path";
-import { UsageError } from "../errors.ts";
 import type { BootMount, DiskVolumeMount } from "../agent/boot-config.ts";
+import { UsageError } from "../errors.ts";
 import { type GuestNetworkConfig, networkPlan } from "../network/plan.ts";
 import { imageDir, type MsbPaths, sandboxDir } from "../paths.ts";
 import { MIB, MIN_MEMORY_BYTES } from "../sandbox/parse-size.ts";

@@ -15,7 +15,7 @@ import {
   pushImage,
   type TarEntry,
 } from "../helpers/image-builder.ts";
-import { tempDir, type TempDir } from "../helpers/msb-cli.ts";
+import { type TempDir, tempDir } from "../helpers/msb-cli.ts";
 import {
   busyboxRootLayer,
   inspectSandbox,

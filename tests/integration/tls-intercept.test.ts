@@ -9,8 +9,8 @@
 
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { createHash, generateKeyPairSync, X509Certificate } from "node:crypto";
-import type http from "node:http";
 import { mkdtempSync, rmSync } from "node:fs";
+import type http from "node:http";
 import https from "node:https";
 import net from "node:net";
 import { tmpdir } from "node:os";

@@ -4,6 +4,7 @@ import { describe, expect, test } from "bun:test";
 import { runDoctor } from "../../src/doctor/doctor.ts";
 import type { DoctorProbe, DoctorReport, LibkrunFacts } from "../../src/doctor/types.ts";
 import { msbPaths } from "../../src/paths.ts";
+import type { KvmProbe } from "../../src/vmm/qemu-kvm-probe.ts";
 
 const HOME = "/home/dev/.microsandbox";
 const LIB = `${HOME}/lib`;
@@ -55,6 +56,8 @@ interface HostCase {
   name: string;
   host: Partial<DoctorProbe>;
   env?: Record<string, string>;
+  /** What QEMU's KVM probe answers (default: KVM works). */
+  kvm?: KvmProbe;
   /** Expected [mark, id, detail] for the checks that differ from the healthy host. */
   lines: Record<string, { ok: boolean; warning?: boolean; detail: string | RegExp; fix?: RegExp }>;
   vmReady: boolean;
@@ -248,6 +251,22 @@ const CASES: HostCase[] = [
     namespaceReady: true,
   },
   {
+    name: "MSB_VMM=qemu where QEMU's KVM probe fails: TCG, said before any run",
+    host: {},
+    env: { MSB_VMM: "qemu" },
+    kvm: { usable: false, reason: "error: failed to set MSR 0x10a to 0x69" },
+    lines: {
+      vmm: {
+        ok: true,
+        warning: true,
+        detail:
+          "MSB_VMM=qemu: QEMU microvm (/usr/sbin/qemu-system-x86_64) with KVM, but QEMU cannot run KVM guests here (error: failed to set MSR 0x10a to 0x69): TCG, slow",
+      },
+    },
+    vmReady: true,
+    namespaceReady: true,
+  },
+  {
     name: "MSB_VMM=libkrun without libkrun",
     host: { libkrun: () => ({ found: false, rejected: [] }) },
     env: { MSB_VMM: "libkrun" },
@@ -288,14 +307,18 @@ const HEALTHY_DETAILS: Record<string, string> = {
   disk: `50.0 GiB free in /home/dev (for ${HOME})`,
 };
 
-function doctorOn(host: Partial<DoctorProbe>, env: Record<string, string> = {}): Promise<DoctorReport> {
-  return runDoctor(msbPaths(HOME), { ...healthyHost(), ...host }, env);
+function doctorOn(
+  host: Partial<DoctorProbe>,
+  env: Record<string, string> = {},
+  kvm: KvmProbe = { usable: true },
+): Promise<DoctorReport> {
+  return runDoctor(msbPaths(HOME), { ...healthyHost(), ...host }, env, async () => kvm);
 }
 
 describe("runDoctor on fake hosts", () => {
   for (const hostCase of CASES) {
     test(hostCase.name, async () => {
-      const report = await doctorOn(hostCase.host, hostCase.env);
+      const report = await doctorOn(hostCase.host, hostCase.env, hostCase.kvm);
       expect(report.checks.map((check) => check.id)).toEqual(Object.keys(HEALTHY_DETAILS));
       for (const check of report.checks) {
         const expected = hostCase.lines[check.id] ?? { ok: true, detail: HEALTHY_DETAILS[check.id]! };

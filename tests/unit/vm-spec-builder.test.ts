@@ -1,9 +1,9 @@
 // The VM spec builder over a table of sandbox configs: sizes, disks by serial, shares per bind
 // mount (tmpfs needs no device), the NIC only with a network, and the agent port.
 import { describe, expect, test } from "bun:test";
+import type { BootMount } from "../../src/agent/boot-config.ts";
 import type { GuestNetworkConfig } from "../../src/network/plan.ts";
 import { msbPaths } from "../../src/paths.ts";
-import type { BootMount } from "../../src/agent/boot-config.ts";
 import type { NetworkSpec } from "../../src/sandbox/spec.ts";
 import { buildVmSpec, guestMounts, type VmSpecInput } from "../../src/vmm/build-vm-spec.ts";
 import {

@@ -2,8 +2,8 @@
 // folder, disk → the shared host mount on namespace, a virtio-blk serial in mount order on vm).
 import { describe, expect, test } from "bun:test";
 import type { MountSpec } from "../../src/sandbox/spec.ts";
-import { bootMounts, type ResolvedVolume, volumeNames } from "../../src/volume/boot-mounts.ts";
 import { volumeDiskSerial } from "../../src/vmm/vm-spec.ts";
+import { bootMounts, type ResolvedVolume, volumeNames } from "../../src/volume/boot-mounts.ts";
 
 const volumes: Record<string, ResolvedVolume> = {
   cache: { kind: "dir", path: "/h/volumes/cache" },

@@ -5,12 +5,12 @@
 import tls from "node:tls";
 import { MsbError } from "../../errors.ts";
 import { isSubdomain, normalizeDomain } from "../domain-name.ts";
-import type { TcpHostSide } from "../engine/tcp-host-side.ts";
 import { HostSocketRelay } from "../engine/host-socket-relay.ts";
+import type { TcpHostSide } from "../engine/tcp-host-side.ts";
 import { type CaPem, loadCertificateAuthority } from "../tls/ca.ts";
 import { LeafContexts } from "../tls/leaf-certificates.ts";
-import type { FlowContext, FlowGuard } from "./flow-filter.ts";
 import { FilteredSide } from "./filtered-side.ts";
+import type { FlowContext, FlowGuard } from "./flow-filter.ts";
 import { TlsInterceptSide } from "./tls-host-side.ts";
 
 export interface FlowInterceptorConfig {

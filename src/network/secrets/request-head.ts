@@ -1,7 +1,7 @@
 // One HTTP/1.1 request head (request line and header fields, latin1 text): parsed, the
 // placeholders of the secrets allowed on it substituted (header values, Basic credentials,
 // query string), and searched for any placeholder left, in every spelling a guest could use.
-import { type Needle, findNeedle, percentDecodedLoosely } from "./placeholder-forms.ts";
+import { findNeedle, type Needle, percentDecodedLoosely } from "./placeholder-forms.ts";
 import type { GuardedSecret } from "./secret-set.ts";
 
 export type Framing =
