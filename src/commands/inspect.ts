@@ -9,7 +9,8 @@ import { print, printJson } from "../ui/output.ts";
 import { renderInspect } from "../ui/sandbox-render.ts";
 import { formatArgs } from "./_shared.ts";
 
-const INSPECT_QUERY = { timeoutMs: 2_000, windowMs: 250 };
+/** The CPU % window is ps's: inspect is run by scripts and must stay quick too. */
+const INSPECT_QUERY = { timeoutMs: 2_000, windowMs: 100 };
 
 export default defineCommand({
   meta: { name: "inspect", description: "Show a sandbox's configuration and state" },
