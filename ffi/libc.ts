@@ -21,6 +21,8 @@ function openLibc() {
         /** Only for calls glibc has no wrapper for (pivot_root): number, then two pointers. */
         syscall: { args: [FFIType.i64, FFIType.ptr, FFIType.ptr], returns: FFIType.i32 },
         chroot: { args: [FFIType.ptr], returns: FFIType.i32 },
+        /** The libkrun vmm's way back to its namespace root after chrooting away from it. */
+        fchdir: { args: [FFIType.i32], returns: FFIType.i32 },
         sethostname: { args: [FFIType.ptr, FFIType.u64], returns: FFIType.i32 },
         /** The third argument is a pointer to the request's struct, or an integer cast to one. */
         ioctl: { args: [FFIType.i32, FFIType.u64, FFIType.ptr], returns: FFIType.i32 },

@@ -11,6 +11,8 @@ export const MS_NOEXEC = 0x8;
 export const MS_REMOUNT = 0x20;
 export const MS_BIND = 0x1000;
 export const MS_MOVE = 0x2000;
+export const MS_REC = 0x4000;
+export const MS_PRIVATE = 0x40000;
 
 export const MNT_DETACH = 0x2;
 
@@ -60,6 +62,10 @@ export function pivotRoot(newRoot: string, putOld: string): void {
 
 export function chroot(path: string): void {
   check(libcSymbols().chroot(cString(path)), "chroot", path);
+}
+
+export function changeDirectoryTo(fd: number, detail: string): void {
+  check(libcSymbols().fchdir(fd), "fchdir", detail);
 }
 
 export function setHostname(name: string): void {

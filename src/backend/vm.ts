@@ -1,7 +1,8 @@
 // The VM isolation backend, supervisor side: chooses the VMM (select-vmm.ts), turns the sandbox
 // into a VmSpec written to the runtime folder as vm.json, and starts the process that hosts the
 // guest: qemu-system directly (with the guest files from src/guest), or `msb vmm vm.json` for
-// libkrun. The supervisor, its sockets, the disks and the agent are the same for both.
+// libkrun (under `unshare --mount` as root, so it can confine itself). The supervisor, its
+// sockets, the disks and the agent are the same for both.
 import { closeSync, openSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import type { BootMount } from "../agent/boot-config.ts";
@@ -12,6 +13,8 @@ import type { SandboxRecord } from "../store/sandbox-records.ts";
 import type { RuntimeLayout } from "../supervisor/runtime-dir.ts";
 import { selfCommand } from "../util/self-command.ts";
 import { buildVmSpec } from "../vmm/build-vm-spec.ts";
+import { buildVmmArgv } from "../vmm/confine-plan.ts";
+import { vmmUnshare } from "../vmm/confine-vmm.ts";
 import { cachedKvmProbe, resolveQemuAccel } from "../vmm/qemu-accel.ts";
 import { buildQemuArgv } from "../vmm/qemu-argv.ts";
 import { spawnVmm, type VmmProcess } from "../vmm/qemu-launch.ts";
@@ -66,5 +69,7 @@ export async function startVmSandbox(input: VmSandboxInput): Promise<VmSandbox> 
       throw error;
     }
   }
-  return { ...spawnVmm(selfCommand("vmm", specPath), layout.guestLog), choice };
+  // As root, in a mount namespace of its own, where the vmm confines itself (confine-plan.ts).
+  const argv = buildVmmArgv(selfCommand("vmm", specPath), vmmUnshare());
+  return { ...spawnVmm(argv, layout.guestLog), choice };
 }

@@ -98,6 +98,8 @@ export function checkLibkrunFeatures(
 export interface LibkrunBootFds {
   /** Connected to the supervisor's agent.sock: both ends of the agent's console port. */
   agent: number;
+  /** Connected to the network engine's net.sock; null when the VM has no NIC. */
+  net: number | null;
 }
 
 /** Configures `ctx` for `boot`; krun_start_enter comes next. */
@@ -108,7 +110,10 @@ export function replayLibkrunBoot(ctx: LibkrunContext, boot: LibkrunBoot, fds: L
   for (const disk of vm.disks) ctx.addDisk(disk.serial, disk.path, disk.readOnly);
   for (const share of vm.shares) ctx.addVirtiofs(share.tag, share.path, share.readOnly);
   ctx.disableImplicitVsock();
-  if (vm.network) ctx.addNetUnixStream(vm.network.socket, macFromString(vm.network.mac));
+  if (vm.network) {
+    if (fds.net === null) throw new MsbError("the VM has a NIC but no connection to the network engine");
+    ctx.addNetUnixStream(fds.net, macFromString(vm.network.mac));
+  }
   // The implicit console would wire the vmm's own stdio into the guest; this one has no input and
   // sends hvc0 (kernel and init) to libkrun's log, which krun_init_log pointed at consoleLog.
   ctx.disableImplicitConsole();

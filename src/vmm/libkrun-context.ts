@@ -136,19 +136,16 @@ export class LibkrunContext {
   }
 
   /**
-   * virtio-net over a unix stream socket libkrun connects to (4-byte big-endian length + frame).
-   * No offload features: frames carry full checksums and stay within the MTU. No DHCP flag: the
-   * agent configures eth0 itself.
+   * virtio-net over a connected unix stream socket (4-byte big-endian length + frame); the path
+   * stays NULL, so libkrun never needs the socket's path. No offload features: frames carry full
+   * checksums and stay within the MTU. No DHCP flag: the agent configures eth0 itself.
    */
-  addNetUnixStream(socketPath: string, mac: Uint8Array): void {
+  addNetUnixStream(fd: number, mac: Uint8Array): void {
     if (mac.length !== 6) throw new MsbError(`a MAC address has 6 bytes, not ${mac.length}`);
     const macBytes = Uint8Array.from(mac);
     this.keep.push(macBytes);
     const { krun_add_net_unixstream } = this.group("net");
-    check(
-      "krun_add_net_unixstream",
-      krun_add_net_unixstream(this.id, this.str(socketPath), -1, macBytes, 0, 0),
-    );
+    check("krun_add_net_unixstream", krun_add_net_unixstream(this.id, null, fd, macBytes, 0, 0));
   }
 
   disableImplicitConsole(): void {

@@ -1,9 +1,11 @@
-// `msb vmm vm.json` against the recording stand-in libkrun: the exact call sequence and arguments
-// for representative sandboxes (volumes and tmpfs, published ports, --no-network, CPU and memory
-// limits), older builds, a build lacking a needed symbol, a failing call and a refused start. The
-// stand-in's krun_start_enter exits like the real one, with the guest's status.
+// `msb vmm vm.json` against the recording stand-in libkrun, started the way the supervisor starts
+// it (under unshare as root): the exact call sequence and arguments for representative sandboxes
+// (volumes and tmpfs, published ports, --no-network, CPU and memory limits), older builds, a build
+// lacking a needed symbol, a failing call and a refused start. The stand-in's krun_start_enter
+// exits like the real one, with the guest's status; as root it first reports what it can see of
+// the filesystem, which must be the VM's boot root, shares and disks and nothing else.
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
-import { existsSync, mkdirSync, rmSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import type { UnixSocketListener } from "bun";
 import type { LibkrunGroup } from "../../ffi/libkrun.ts";
@@ -11,6 +13,8 @@ import type { BootMount } from "../../src/agent/boot-config.ts";
 import { msbPaths } from "../../src/paths.ts";
 import type { NetworkSpec } from "../../src/sandbox/spec.ts";
 import { buildVmSpec, type VmSpecInput } from "../../src/vmm/build-vm-spec.ts";
+import { buildVmmArgv, confinedPath } from "../../src/vmm/confine-plan.ts";
+import { vmmConfines, vmmUnshare } from "../../src/vmm/confine-vmm.ts";
 import type { VmSpec } from "../../src/vmm/vm-spec.ts";
 import { MSB_BINARY, type MsbResult, runMsb, type TempDir, tempDir } from "../helpers/msb-cli.ts";
 import { announceSkip, firstSkipReason } from "../helpers/skip.ts";
@@ -24,6 +28,8 @@ import {
 } from "../helpers/stub-libkrun.ts";
 
 const MIB = 1024 * 1024;
+const ENOENT = 2;
+const EROFS = 30;
 const GUEST_STATUS = 42;
 const compiler = findCCompiler();
 const skipReason = announceSkip(
@@ -37,6 +43,14 @@ const skipReason = announceSkip(
 let root: TempDir;
 let home: string;
 let agentListener: UnixSocketListener<undefined> | undefined;
+let netListener: UnixSocketListener<undefined> | undefined;
+/** As root the vmm confines itself and hands libkrun paths relative to the VM's root. */
+const confining = vmmConfines();
+const confinementSkip = announceSkip(
+  "vmm confinement",
+  confining ? undefined : "needs root (only a root vmm makes a mount namespace and confines itself)",
+);
+const seenByLibkrun = (path: string) => (confining ? confinedPath(path) : path);
 const agentReceived: string[] = [];
 
 const network: NetworkSpec = {
@@ -48,19 +62,29 @@ const network: NetworkSpec = {
   ports: [{ bindAddress: "127.0.0.1", hostPort: 18080, guestPort: 80, protocol: "tcp" }],
 };
 /** Resolved mounts: two binds, a tmpfs and a disk volume (a third virtio-blk disk). */
-const mounts: BootMount[] = [
-  { kind: "bind", source: "/srv/src", target: "/work", readonly: false },
+const mounts = (): BootMount[] => [
+  { kind: "bind", source: join(root.path, "srv/src"), target: "/work", readonly: false },
   { kind: "tmpfs", target: "/cache", sizeBytes: 64 * MIB },
-  { kind: "bind", source: "/srv/data", target: "/data", readonly: true },
+  { kind: "bind", source: join(root.path, "srv/data"), target: "/data", readonly: true },
   {
     kind: "disk",
     volume: "db",
-    image: "/srv/volumes/db.ext4",
+    image: join(root.path, "volumes/db.ext4"),
     source: "msb-vol-0",
     target: "/db",
     readonly: false,
   },
 ];
+
+/** The host files the VMs above use (a confining vmm binds them, so they must exist). */
+function createHostFiles(): void {
+  for (const dir of ["srv/src", "srv/data", "volumes"]) mkdirSync(join(root.path, dir), { recursive: true });
+  for (const dir of ["images/abcd", "sandboxes/box"]) mkdirSync(join(home, dir), { recursive: true });
+  writeFileSync(join(root.path, "volumes/db.ext4"), "");
+  writeFileSync(join(home, "images/abcd/rootfs.erofs"), "");
+  writeFileSync(join(home, "sandboxes/box/upper.ext4"), "");
+  writeFileSync(join(root.path, "host-only-marker"), "not for the guest");
+}
 
 beforeAll(async () => {
   if (skipReason !== undefined) return;
@@ -68,6 +92,8 @@ beforeAll(async () => {
   home = join(root.path, "home");
   mkdirSync(join(home, "lib"), { recursive: true });
   await compileStubLibkrunfw(compiler!, join(home, "lib"));
+  createHostFiles();
+  netListener = Bun.listen({ unix: join(root.path, "net.sock"), socket: { data() {} } });
   agentListener = Bun.listen({
     unix: join(root.path, "agent.sock"),
     socket: {
@@ -80,6 +106,7 @@ beforeAll(async () => {
 
 afterAll(async () => {
   agentListener?.stop(true);
+  netListener?.stop(true);
   await root?.remove();
 });
 
@@ -111,11 +138,18 @@ interface Scenario {
   name: string;
   vm: VmSpec;
   stub: Omit<StubLibkrunOptions, "logPath">;
+  /** Run `msb vmm` itself, not the way the supervisor does. */
+  direct?: boolean;
 }
 
 let counter = 0;
 
-async function runScenario({ name, vm, stub }: Scenario): Promise<{ result: MsbResult; calls: StubCall[] }> {
+async function runScenario({
+  name,
+  vm,
+  stub,
+  direct,
+}: Scenario): Promise<{ result: MsbResult; calls: StubCall[] }> {
   const dir = join(root.path, `${counter++}-${name}`);
   const logPath = join(dir, "calls.jsonl");
   const library = await compileStubLibkrun(compiler!, join(dir, "lib"), {
@@ -126,7 +160,11 @@ async function runScenario({ name, vm, stub }: Scenario): Promise<{ result: MsbR
   });
   const specPath = join(dir, "vm.json");
   writeFileSync(specPath, JSON.stringify(vm));
-  const result = await runMsb(["vmm", specPath], { msbHome: home, env: { MSB_LIBKRUN: library } });
+  const result = await runMsb(["vmm", specPath], {
+    msbHome: home,
+    env: { MSB_LIBKRUN: library },
+    ...(direct ? {} : { wrap: (command: string[]) => buildVmmArgv(command, vmmUnshare()) }),
+  });
   return { result, calls: readStubCalls(logPath) };
 }
 
@@ -137,12 +175,13 @@ const featureQueries: StubCall[] = [
   { fn: "krun_has_feature", args: [0] },
 ];
 const ctx = 0;
-const bootRoot = () => expect.stringMatching(new RegExp(`^${home}/lib/boot/[0-9a-f]{16}$`));
+const bootRoot = () =>
+  expect.stringMatching(new RegExp(`^${confining ? "\\." : ""}${home}/lib/boot/[0-9a-f]{16}$`));
 const anyFd = expect.any(Number);
 const diskCalls = (vm: VmSpec) =>
   vm.disks.map((disk) => ({
     fn: "krun_add_disk3",
-    args: [ctx, disk.serial, disk.path, 0, disk.readOnly, false, 2],
+    args: [ctx, disk.serial, seenByLibkrun(disk.path), 0, disk.readOnly, false, 2],
   }));
 
 /** Everything after the devices: consoles, the agent port, the exec, the start. */
@@ -158,11 +197,11 @@ const tail = (consoleId = 0): StubCall[] => [
 
 describe.skipIf(skipReason !== undefined)("msb vmm against the stand-in libkrun", () => {
   test("volumes, tmpfs, published ports, CPU and memory limits: the whole sequence", async () => {
-    const vm = vmSpec({ cpus: 2, memoryBytes: 1536 * MIB, mounts });
+    const vm = vmSpec({ cpus: 2, memoryBytes: 1536 * MIB, mounts: mounts() });
     expect(vm.disks.map((disk) => [disk.serial, disk.path])).toEqual([
       ["msb-lower", join(home, "images/abcd/rootfs.erofs")],
       ["msb-upper", join(home, "sandboxes/box/upper.ext4")],
-      ["msb-vol-0", "/srv/volumes/db.ext4"],
+      ["msb-vol-0", join(root.path, "volumes/db.ext4")],
     ]);
     agentReceived.length = 0;
     const { result, calls } = await runScenario({
@@ -178,13 +217,17 @@ describe.skipIf(skipReason !== undefined)("msb vmm against the stand-in libkrun"
       { fn: "krun_set_vm_config", args: [ctx, 2, 1536] },
       { fn: "krun_add_virtiofs3", args: [ctx, "/dev/root", bootRoot(), 0, true] },
       ...diskCalls(vm),
-      { fn: "krun_add_virtiofs3", args: [ctx, "msb-m0", "/srv/src", 0, false] },
-      { fn: "krun_add_virtiofs3", args: [ctx, "msb-m1", "/srv/data", 0, true] },
-      { fn: "krun_disable_implicit_vsock", args: [ctx] },
       {
-        fn: "krun_add_net_unixstream",
-        args: [ctx, join(root.path, "net.sock"), -1, "02:6d:73:00:00:00", 0, 0],
+        fn: "krun_add_virtiofs3",
+        args: [ctx, "msb-m0", seenByLibkrun(join(root.path, "srv/src")), 0, false],
       },
+      {
+        fn: "krun_add_virtiofs3",
+        args: [ctx, "msb-m1", seenByLibkrun(join(root.path, "srv/data")), 0, true],
+      },
+      { fn: "krun_disable_implicit_vsock", args: [ctx] },
+      // A connected socket, no path: libkrun never needs to reach net.sock by name.
+      { fn: "krun_add_net_unixstream", args: [ctx, null, anyFd, "02:6d:73:00:00:00", 0, 0] },
       ...tail(1),
     ]);
     const port = calls.find((call) => call.fn === "krun_add_console_port_inout")!;
@@ -198,7 +241,8 @@ describe.skipIf(skipReason !== undefined)("msb vmm against the stand-in libkrun"
 
   test("the boot root holds the agent binary and the mount points init needs", async () => {
     const { calls } = await runScenario({ name: "boot-root", vm: vmSpec({}), stub: { groups: "all" } });
-    const rootDir = calls.find((call) => call.fn === "krun_add_virtiofs3")!.args[2] as string;
+    const seen = calls.find((call) => call.fn === "krun_add_virtiofs3")!.args[2] as string;
+    const rootDir = confining ? seen.slice(1) : seen;
     for (const entry of ["msb", "proc", "sys", "dev"]) expect(existsSync(join(rootDir, entry))).toBe(true);
   });
 
@@ -242,8 +286,8 @@ describe.skipIf(skipReason !== undefined)("msb vmm against the stand-in libkrun"
     const { result, calls } = await runScenario({ name: "disk2", vm, stub: { groups } });
     expect(result.code).toBe(GUEST_STATUS);
     expect(calls.filter((call) => call.fn.startsWith("krun_add_disk"))).toEqual([
-      { fn: "krun_add_disk2", args: [ctx, "msb-lower", vm.disks[0]!.path, 0, true] },
-      { fn: "krun_add_disk2", args: [ctx, "msb-upper", vm.disks[1]!.path, 0, false] },
+      { fn: "krun_add_disk2", args: [ctx, "msb-lower", seenByLibkrun(vm.disks[0]!.path), 0, true] },
+      { fn: "krun_add_disk2", args: [ctx, "msb-upper", seenByLibkrun(vm.disks[1]!.path), 0, false] },
     ]);
   });
 
@@ -309,6 +353,66 @@ describe.skipIf(skipReason !== undefined)("msb vmm against the stand-in libkrun"
     expect(result.stderr).toContain(`connect to ${join(root.path, "nobody.sock")} failed: ENOENT`);
     expect(calls.map((call) => call.fn)).toEqual(["krun_has_feature", "krun_has_feature", "krun_init_log"]);
   });
+
+  test.skipIf(confinementSkip !== undefined)(
+    "confined: libkrun reaches the boot root, shares and disks, nothing else",
+    async () => {
+      const marker = join(root.path, "host-only-marker");
+      const vm = vmSpec({ mounts: mounts() });
+      const { result, calls } = await runScenario({
+        name: "confined",
+        vm,
+        stub: { groups: "all", probe: { marker, list: ["./.msb-vmm"] } },
+      });
+      expect({ code: result.code, stderr: result.stderr }).toEqual({ code: GUEST_STATUS, stderr: "" });
+      const fact = (fn: string) => calls.filter((call) => call.fn === fn).map((call) => call.args);
+      const sorted = (entries: unknown) => (entries as string[]).toSorted();
+      // The process root: only what libkrun opens by absolute path (/proc/self/fd, /dev/kvm).
+      expect(sorted(fact("fs:root")[0]![0])).toEqual(existsSync("/dev/kvm") ? ["dev", "proc"] : ["proc"]);
+      expect(fact("fs:proc")).toEqual([[0]]);
+      // The VM's root (the cwd, and the top of every share): the first folder of each bound path and
+      // the empty cover over the process root, read-only. The marker beside the shares is in neither.
+      const top = [...new Set([root.path, home].map((path) => path.split("/")[1]!)), ".msb-vmm"].toSorted();
+      expect(sorted(fact("fs:cwd")[0]![0])).toEqual(top);
+      expect(fact("fs:cwd")[0]![1]).toBe(EROFS);
+      expect(fact("fs:list")).toEqual([["./.msb-vmm", []]]);
+      expect(fact("fs:marker")).toEqual([[ENOENT, ENOENT]]);
+      const paths = fact("fs:path").map(([path, exists, write, reached]) => [
+        path,
+        exists,
+        write,
+        reached === null ? null : sorted(reached),
+      ]);
+      const share = (path: string, write: number) => [seenByLibkrun(path), 0, write, top];
+      const disk = (path: string, write: number) => [seenByLibkrun(path), 0, write, null];
+      expect(paths).toEqual([
+        [bootRoot(), 0, EROFS, top],
+        disk(vm.disks[0]!.path, EROFS),
+        disk(vm.disks[1]!.path, 0),
+        disk(vm.disks[2]!.path, 0),
+        share(join(root.path, "srv/src"), 0),
+        share(join(root.path, "srv/data"), EROFS),
+      ]);
+      // Every mount was made in the vmm's own namespace: the host's mount table never saw one.
+      expect(readFileSync("/proc/self/mountinfo", "utf8")).not.toContain(root.path);
+    },
+  );
+
+  test.skipIf(confinementSkip !== undefined)(
+    "as root in the host's mount namespace the vmm refuses to start",
+    async () => {
+      const { result, calls } = await runScenario({
+        name: "unconfined",
+        vm: vmSpec({}),
+        stub: { groups: "all" },
+        direct: true,
+      });
+      expect(result.code).toBe(125);
+      expect(result.stderr).toContain("msb vmm runs as root in the host's mount namespace");
+      expect(result.stderr).toContain("hint: let the sandbox supervisor start it");
+      expect(calls).toEqual([]);
+    },
+  );
 
   test("a VM spec that is not one is refused", async () => {
     const path = join(root.path, "bad.json");

@@ -24,6 +24,8 @@ export interface RunMsbOptions {
   timeoutMs?: number;
   /** Working directory of msb (default: the test's), for relative -v and --script paths. */
   cwd?: string;
+  /** The argv actually run, given [MSB_BINARY, ...args] (e.g. under unshare, as the supervisor does). */
+  wrap?: (command: string[]) => string[];
 }
 
 export function requireMsbBinary(): void {
@@ -36,7 +38,8 @@ export async function runMsb(args: string[], options: RunMsbOptions = {}): Promi
   const home = options.msbHome ?? ownHome!.path;
   const stdin = typeof options.stdin === "string" ? new TextEncoder().encode(options.stdin) : options.stdin;
   try {
-    const child = Bun.spawn([MSB_BINARY, ...args], {
+    const command = [MSB_BINARY, ...args];
+    const child = Bun.spawn(options.wrap ? options.wrap(command) : command, {
       ...(options.cwd === undefined ? {} : { cwd: options.cwd }),
       env: { ...process.env, MSB_HOME: home, NO_COLOR: "1", ...options.env },
       stdin: stdin ?? "ignore",

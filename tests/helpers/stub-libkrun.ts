@@ -84,6 +84,16 @@ export interface StubLibkrunOptions {
    * {"fn": "dlopen(libkrunfw.so.5)", "args": [krunfw_get_version() or -1]}.
    */
   firmwareBySoname?: boolean;
+  /**
+   * krun_start_enter first logs what it can see, as libkrun's devices would at run time: "fs:root"
+   * (the entries of `/`), "fs:cwd" (of `.`, and the errno of creating a file there), "fs:proc"
+   * (errno of access("/proc/self/fd"), 0 if there), "fs:marker" (errno of access(marker) and of access("." + marker)) and, for every path
+   * given to krun_add_virtiofs3 and krun_add_disk*, "fs:path": [path, errno of access, errno of a
+   * write (creating a file in a folder, opening a disk O_WRONLY), entries of the top folder
+   * reached by 64 lookups of ".." from a folder (null for a disk)], and "fs:list" [path, entries]
+   * for each of `list`.
+   */
+  probe?: { marker: string; list?: string[] };
 }
 
 export interface StubCall {
@@ -113,6 +123,8 @@ function stubFunction(symbol: string, options: StubLibkrunOptions): string {
   // Proves the port's fds are a live connection: the far end (the test) reads the port name.
   let effect = symbol === "krun_add_console_port_inout" ? 'if (a4 >= 0) dprintf(a4, "%s\\n", a2);' : "";
   if (symbol === "krun_create_ctx" && options.firmwareBySoname) effect = FIRMWARE_BY_SONAME;
+  if (options.probe && PROBED_PATHS[symbol] !== undefined) effect = `remember(a2, ${PROBED_PATHS[symbol]});`;
+  if (options.probe && symbol === "krun_start_enter") effect = probeCall(options.probe);
   return `int32_t ${symbol}(${declared}) {
   FILE *f = open_log("${symbol}");
 ${logged}
@@ -127,26 +139,42 @@ function featureSwitch(features: Record<number, number>): string {
   return `switch (a0) { ${cases.join(" ")} default: return -22; }`;
 }
 
+function probeCall(probe: NonNullable<StubLibkrunOptions["probe"]>): string {
+  const lists = (probe.list ?? []).map((path) => `list_dir(${JSON.stringify(path)});`);
+  return [`probe_fs(${JSON.stringify(probe.marker)});`, ...lists].join("\n  ");
+}
+
+/** Calls whose third argument is a path libkrun opens at run time: 1 a folder, 0 a disk. */
+const PROBED_PATHS: Record<string, number> = { krun_add_virtiofs3: 1, krun_add_disk2: 0, krun_add_disk3: 0 };
+
 const FIRMWARE_BY_SONAME = `void *fw = dlopen("libkrunfw.so.5", RTLD_NOW);
   int (*version)(void) = fw ? (int (*)(void))dlsym(fw, "krunfw_get_version") : 0;
   FILE *g = open_log("dlopen(libkrunfw.so.5)");
   put_i32(g, version ? version() : -1);
   close_log(g);`;
 
-const C_PRELUDE = `#include <dlfcn.h>
+const C_PRELUDE = `#define _GNU_SOURCE
+#include <dirent.h>
+#include <dlfcn.h>
+#include <errno.h>
+#include <fcntl.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
 #include <unistd.h>
 
 static int32_t next_ctx = 0;
+/* Opened at the first call and kept: once the vmm confines itself, the log's path is gone. */
+static FILE *log_file = 0;
 
 static FILE *open_log(const char *fn) {
-  FILE *f = fopen(@LOG@, "a");
-  fprintf(f, "{\\"fn\\":\\"%s\\",\\"args\\":[", fn);
-  return f;
+  if (!log_file) log_file = fopen(@LOG@, "a");
+  fprintf(log_file, "{\\"fn\\":\\"%s\\",\\"args\\":[", fn);
+  return log_file;
 }
-static void close_log(FILE *f) { fputs("]}\\n", f); fclose(f); }
+static void close_log(FILE *f) { fputs("]}\\n", f); fflush(f); }
 static void put_u8(FILE *f, uint8_t v) { fprintf(f, "%u", (unsigned)v); }
 static void put_u32(FILE *f, uint32_t v) { fprintf(f, "%u", v); }
 static void put_i32(FILE *f, int32_t v) { fprintf(f, "%d", v); }
@@ -175,6 +203,97 @@ static void put_mac(FILE *f, const uint8_t *m) {
   fprintf(f, "\\"%02x:%02x:%02x:%02x:%02x:%02x\\"", m[0], m[1], m[2], m[3], m[4], m[5]);
 }
 static void put_data(FILE *f, const uint8_t *d) { fputs(d ? "\\"data\\"" : "null", f); }
+static int err_of(int result) { return result < 0 ? errno : 0; }
+
+static const char *probed[64];
+static int probed_dir[64];
+static int probed_count = 0;
+static void remember(const char *path, int dir) {
+  if (!path || probed_count == 64) return;
+  probed[probed_count] = strdup(path);
+  probed_dir[probed_count++] = dir;
+}
+/* The entries of an open directory (consumed), without . and .. */
+static void put_entries(FILE *f, DIR *d) {
+  if (!d) { fputs("null", f); return; }
+  fputc('[', f);
+  int first = 1;
+  for (struct dirent *e; (e = readdir(d));) {
+    if (!strcmp(e->d_name, ".") || !strcmp(e->d_name, "..")) continue;
+    if (!first) fputc(',', f);
+    first = 0;
+    put_str(f, e->d_name);
+  }
+  fputc(']', f);
+  closedir(d);
+}
+static int try_write(const char *path, int dir) {
+  if (!dir) {
+    int fd = open(path, O_WRONLY | O_CLOEXEC);
+    if (fd < 0) return errno;
+    close(fd);
+    return 0;
+  }
+  char file[4096];
+  snprintf(file, sizeof file, "%s/.stub-probe", path);
+  int fd = open(file, O_CREAT | O_EXCL | O_WRONLY | O_CLOEXEC, 0600);
+  if (fd < 0) return errno;
+  close(fd);
+  unlink(file);
+  return 0;
+}
+/* What a virtio-fs server reaches from a share: lookups of ".." until they stop moving. */
+static void put_top(FILE *f, const char *path) {
+  int fd = open(path, O_PATH | O_DIRECTORY | O_CLOEXEC);
+  for (int i = 0; fd >= 0 && i < 64; i++) {
+    int up = openat(fd, "..", O_PATH | O_DIRECTORY | O_CLOEXEC);
+    close(fd);
+    fd = up;
+  }
+  if (fd < 0) { fputs("null", f); return; }
+  int list = openat(fd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  close(fd);
+  put_entries(f, list < 0 ? 0 : fdopendir(list));
+}
+static void list_dir(const char *path) {
+  FILE *f = open_log("fs:list");
+  put_str(f, path);
+  fputc(',', f);
+  put_entries(f, opendir(path));
+  close_log(f);
+}
+static void probe_fs(const char *marker) {
+  FILE *f = open_log("fs:root");
+  put_entries(f, opendir("/"));
+  close_log(f);
+  f = open_log("fs:cwd");
+  put_entries(f, opendir("."));
+  fputc(',', f);
+  put_i32(f, try_write(".", 1));
+  close_log(f);
+  f = open_log("fs:proc");
+  put_i32(f, err_of(access("/proc/self/fd", F_OK)));
+  close_log(f);
+  char relative[4096];
+  snprintf(relative, sizeof relative, ".%s", marker);
+  f = open_log("fs:marker");
+  put_i32(f, err_of(access(marker, F_OK)));
+  fputc(',', f);
+  put_i32(f, err_of(access(relative, F_OK)));
+  close_log(f);
+  for (int i = 0; i < probed_count; i++) {
+    f = open_log("fs:path");
+    put_str(f, probed[i]);
+    fputc(',', f);
+    put_i32(f, err_of(access(probed[i], F_OK)));
+    fputc(',', f);
+    put_i32(f, try_write(probed[i], probed_dir[i]));
+    fputc(',', f);
+    if (probed_dir[i]) put_top(f, probed[i]);
+    else fputs("null", f);
+    close_log(f);
+  }
+}
 `;
 
 const LIBKRUNFW_SOURCE = `#include <stddef.h>
