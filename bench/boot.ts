@@ -15,6 +15,7 @@ import { startRegistry } from "../tests/helpers/local-registry.ts";
 import { MSB_BINARY } from "../tests/helpers/msb-cli.ts";
 import { plainBusyboxImage, requireStaticBusybox } from "../tests/helpers/sandbox-fixtures.ts";
 import { DOCKER_REGISTRY } from "../tests/helpers/skip.ts";
+import { median, runsOption, timedRun } from "./measure.ts";
 
 const DEFAULT_RUNS = 3;
 /** Aims of issue 7, for a KVM host. */
@@ -31,31 +32,12 @@ function fail(message: string): never {
   process.exit(1);
 }
 
-function runsOption(argv: string[]): number {
-  const index = argv.indexOf("--runs");
-  const runs = index < 0 ? DEFAULT_RUNS : Number(argv[index + 1]);
-  if (!Number.isInteger(runs) || runs < 1) fail("--runs needs a positive integer");
-  return runs;
-}
-
-async function timed(argv: string[], env: Record<string, string>): Promise<number> {
-  const started = performance.now();
-  const child = Bun.spawn(argv, {
-    env: { ...process.env, ...env },
-    stdin: "ignore",
-    stdout: "ignore",
-    stderr: "pipe",
-  });
-  const [code, stderr] = await Promise.all([child.exited, new Response(child.stderr).text()]);
-  const elapsed = performance.now() - started;
-  if (code !== 0) throw new Error(`${argv.join(" ")} exited ${code}: ${stderr.trim()}`);
-  return elapsed;
-}
-
-function median(values: number[]): number {
-  const sorted = [...values].sort((a, b) => a - b);
-  const middle = Math.floor(sorted.length / 2);
-  return sorted.length % 2 ? sorted[middle]! : (sorted[middle - 1]! + sorted[middle]!) / 2;
+function runsOrFail(argv: string[]): number {
+  try {
+    return runsOption(argv, DEFAULT_RUNS);
+  } catch (error) {
+    return fail((error as Error).message);
+  }
 }
 
 async function variants(qemu: string | null, home: string): Promise<Variant[]> {
@@ -81,7 +63,7 @@ async function variants(qemu: string | null, home: string): Promise<Variant[]> {
 }
 
 async function main(): Promise<void> {
-  const runs = runsOption(process.argv.slice(2));
+  const runs = runsOrFail(process.argv.slice(2));
   const problems = [
     Bun.file(DOCKER_REGISTRY).size > 0
       ? undefined
@@ -101,7 +83,7 @@ async function main(): Promise<void> {
       "latest",
       await plainBusyboxImage(),
     );
-    await timed(msb("pull", "-q", pushed.reference), base);
+    await timedRun(msb("pull", "-q", pushed.reference), base);
     const rows: string[][] = [];
     const qemu = Bun.which("qemu-system-x86_64");
     if (qemu !== null && kernelsUnder("/").length === 0) {
@@ -112,13 +94,13 @@ async function main(): Promise<void> {
     for (const variant of await variants(qemu, home)) {
       const env = { ...base, ...variant.env };
       // Warm-up: builds the guest files on the first VM boot and settles the page cache.
-      await timed(msb("run", pushed.reference, "--", "true"), env);
+      await timedRun(msb("run", pushed.reference, "--", "true"), env);
       const ready: number[] = [];
       const run: number[] = [];
       for (let index = 0; index < runs; index++) {
-        ready.push(await timed(msb("create", "--name", "boot", "-q", pushed.reference), env));
-        await timed(msb("rm", "-f", "boot"), env);
-        run.push(await timed(msb("run", pushed.reference, "--", "true"), env));
+        ready.push(await timedRun(msb("create", "--name", "boot", "-q", pushed.reference), env));
+        await timedRun(msb("rm", "-f", "boot"), env);
+        run.push(await timedRun(msb("run", pushed.reference, "--", "true"), env));
       }
       rows.push([
         variant.label,
@@ -148,7 +130,7 @@ async function main(): Promise<void> {
       );
     }
   } finally {
-    await timed(msb("rm", "-f", "boot"), base).catch(() => undefined);
+    await timedRun(msb("rm", "-f", "boot"), base).catch(() => undefined);
     await registry.stop();
     rmSync(home, { recursive: true, force: true });
   }

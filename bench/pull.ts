@@ -14,6 +14,7 @@ import { startRegistry } from "../tests/helpers/local-registry.ts";
 import { MSB_BINARY, REPO_ROOT, rootfsPath } from "../tests/helpers/msb-cli.ts";
 import { pushBlob, pushManifest } from "../tests/helpers/oci-push.ts";
 import { DOCKER_REGISTRY } from "../tests/helpers/skip.ts";
+import { median, runsOption } from "./measure.ts";
 
 const AIM_RATIO = 1.5;
 const DEFAULT_RUNS = 3;
@@ -237,19 +238,6 @@ async function msbPull(reference: string, manifestDigest: string, workDir: strin
   return measured;
 }
 
-function median(values: number[]): number {
-  const sorted = [...values].sort((a, b) => a - b);
-  const middle = Math.floor(sorted.length / 2);
-  return sorted.length % 2 ? sorted[middle]! : (sorted[middle - 1]! + sorted[middle]!) / 2;
-}
-
-function runsOption(argv: string[]): number {
-  const index = argv.indexOf("--runs");
-  const runs = index < 0 ? DEFAULT_RUNS : Number(argv[index + 1]);
-  if (!Number.isInteger(runs) || runs < 1) throw new Error("--runs needs a positive integer");
-  return runs;
-}
-
 // ---- report -----------------------------------------------------------------------------------
 
 function row(cells: string[], widths: number[]): string {
@@ -263,7 +251,7 @@ function mb(bytes: number): string {
 }
 
 async function main(): Promise<void> {
-  const runs = runsOption(process.argv.slice(2));
+  const runs = runsOption(process.argv.slice(2), DEFAULT_RUNS);
   for (const [path, hint] of [
     [DOCKER_REGISTRY, "apt-get install docker-registry"],
     [MSB_BINARY, "bun run build"],

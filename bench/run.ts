@@ -15,6 +15,7 @@ import {
   requireStaticBusybox,
 } from "../tests/helpers/sandbox-fixtures.ts";
 import { DOCKER_REGISTRY } from "../tests/helpers/skip.ts";
+import { median, runsOption, timedRun } from "./measure.ts";
 
 const DEFAULT_RUNS = 20;
 const WARMUPS = 2;
@@ -50,26 +51,12 @@ function checkHost(): void {
   if (problems.length > 0) fail(problems.join("; "));
 }
 
-function runsOption(argv: string[]): number {
-  const index = argv.indexOf("--runs");
-  const runs = index < 0 ? DEFAULT_RUNS : Number(argv[index + 1]);
-  if (!Number.isInteger(runs) || runs < 1) fail("--runs needs a positive integer");
-  return runs;
-}
-
-/** Runs argv to completion; throws with its stderr unless it exits 0. Returns wall ms. */
-async function timedRun(argv: string[], env: Record<string, string>): Promise<number> {
-  const started = performance.now();
-  const child = Bun.spawn(argv, {
-    env: { ...process.env, ...env },
-    stdin: "ignore",
-    stdout: "ignore",
-    stderr: "pipe",
-  });
-  const [code, stderr] = await Promise.all([child.exited, new Response(child.stderr).text()]);
-  const elapsed = performance.now() - started;
-  if (code !== 0) throw new Error(`${argv.join(" ")} exited ${code}: ${stderr.trim()}`);
-  return elapsed;
+function runsOrFail(argv: string[]): number {
+  try {
+    return runsOption(argv, DEFAULT_RUNS);
+  } catch (error) {
+    return fail((error as Error).message);
+  }
 }
 
 async function measure(
@@ -100,12 +87,6 @@ function percentile(values: number[], fraction: number): number {
   // Nearest rank: the smallest value with at least `fraction` of the samples at or below it.
   const rank = Math.max(1, Math.ceil(fraction * sorted.length));
   return sorted[rank - 1]!;
-}
-
-function median(values: number[]): number {
-  const sorted = [...values].sort((a, b) => a - b);
-  const middle = Math.floor(sorted.length / 2);
-  return sorted.length % 2 ? sorted[middle]! : (sorted[middle - 1]! + sorted[middle]!) / 2;
 }
 
 function vmRssKiB(pid: number): number | undefined {
@@ -145,7 +126,7 @@ function mib(kib: number | undefined): string {
 
 async function main(): Promise<void> {
   checkHost();
-  const runs = runsOption(process.argv.slice(2));
+  const runs = runsOrFail(process.argv.slice(2));
   const registry = await startRegistry();
   // Short: unix socket paths under $MSB_HOME/run must stay under 108 bytes.
   const home = mkdtempSync(join(tmpdir(), "msb-bench-"));
