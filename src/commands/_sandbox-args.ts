@@ -70,9 +70,9 @@ export const sandboxArgs = {
   },
   "net-rule": {
     type: "string",
-    valueHint: "allow|deny@target[:proto[:ports]]",
+    valueHint: "rule",
     description:
-      "Egress rule before the public-only default, e.g. allow@10.0.0.0/8 or allow@host (repeatable)",
+      "allow|deny@target[:proto[:ports]] before the public-only default, e.g. allow@host (repeatable)",
   },
   "dns-block-domain": {
     type: "string",
@@ -101,14 +101,14 @@ export const sandboxArgs = {
   },
   secret: {
     type: "string",
-    valueHint: "ENV[=VALUE]@HOST[,HOST...][:body]",
+    valueHint: "ENV[=VALUE]@HOST",
     description:
-      "Guest sees a placeholder in ENV; the real value (VALUE, or yours from $ENV) is sent only over TLS to HOST (repeatable)",
+      "ENV holds a placeholder; the value (or your $ENV) goes only over TLS to HOST[,...][:body] (repeatable)",
   },
   "secret-violation": {
     type: "string",
-    valueHint: "block|block-and-log|block-and-terminate",
-    description: "When a placeholder heads elsewhere (default: block-and-log)",
+    valueHint: "action",
+    description: "block, block-and-log (default) or block-and-terminate when a placeholder heads elsewhere",
   },
   "tls-intercept": {
     type: "boolean",
