@@ -4,28 +4,11 @@ import { describe, expect, test } from "bun:test";
 import { networkPlan } from "../../src/network/plan.ts";
 import { ArpOperation, buildArp } from "../../src/network/wire/arp.ts";
 import { buildEthernet } from "../../src/network/wire/ethernet.ts";
-import type { FrameChannel } from "../../src/protocol/channel.ts";
 import { decodeJson } from "../../src/protocol/frame.ts";
 import { type Frame, FrameKind, type GuestStats, type SandboxStats } from "../../src/protocol/messages.ts";
 import { createNetworkEngine } from "../../src/supervisor/start-network.ts";
 import { StatsRelay } from "../../src/supervisor/stats-relay.ts";
-
-class MemoryChannel implements FrameChannel {
-  sent: Frame[] = [];
-  closed = false;
-  onFrame: (frame: Frame) => void = () => {};
-  onClose: (error?: Error) => void = () => {};
-  send(frame: Frame): void {
-    this.sent.push(frame);
-  }
-  sendJson(kind: Frame["kind"], session: number, body: unknown): void {
-    this.send({ kind, session, payload: new TextEncoder().encode(JSON.stringify(body)) });
-  }
-  close(): void {
-    this.closed = true;
-    this.onClose();
-  }
-}
+import { MemoryChannel } from "../helpers/memory-channel.ts";
 
 const json = (kind: Frame["kind"], body: unknown): Frame => ({
   kind,

@@ -1,27 +1,10 @@
 // The supervisor's session relay and timers, with in-memory channels: session ids remapped per
 // client, replies routed back, hang-up on disconnect, stop requests, idle and max-duration.
 import { describe, expect, test } from "bun:test";
-import type { FrameChannel } from "../../src/protocol/channel.ts";
 import { type Frame, FrameKind } from "../../src/protocol/messages.ts";
 import { SessionRelay } from "../../src/supervisor/relay.ts";
 import { startTimers } from "../../src/supervisor/timers.ts";
-
-class MemoryChannel implements FrameChannel {
-  sent: Frame[] = [];
-  closed = false;
-  onFrame: (frame: Frame) => void = () => {};
-  onClose: (error?: Error) => void = () => {};
-  send(frame: Frame): void {
-    this.sent.push(frame);
-  }
-  sendJson(kind: Frame["kind"], session: number, body: unknown): void {
-    this.send({ kind, session, payload: new TextEncoder().encode(JSON.stringify(body)) });
-  }
-  close(): void {
-    this.closed = true;
-    this.onClose();
-  }
-}
+import { MemoryChannel } from "../helpers/memory-channel.ts";
 
 const bytes = (text: string) => new TextEncoder().encode(text);
 const ready: Frame = { kind: FrameKind.ready, session: 0, payload: bytes("{}") };
